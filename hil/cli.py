@@ -1,0 +1,17 @@
+"""Command line of `hil`: Hardware-in-the-loop rigs: virtual or real devices, fault injection, scenarios."""
+
+from __future__ import annotations
+
+import click
+
+from protocol import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hil")
+def main() -> None:
+    """Hardware-in-the-loop rigs: virtual or real devices, fault injection, scenarios."""
+
+
+if __name__ == "__main__":
+    main()
