@@ -28,3 +28,16 @@ class TopicError(ProtocolError):
 
 class FrameError(ProtocolError):
     """A serial-link frame that cannot be encoded (the decoder never raises: it skips garbage)."""
+
+
+class MessageError(ProtocolError):
+    """A wire message that does not decode into the schema it claims.
+
+    ``path`` points at the offending field in JSONPath style (``$.body.lines[3].qty``) so a dead
+    letter says exactly what was wrong; ``$`` when the message as a whole is at fault.
+    """
+
+    def __init__(self, reason: str, path: str = "$") -> None:
+        super().__init__(f"{reason} (at {path})" if path != "$" else reason)
+        self.reason = reason
+        self.path = path
