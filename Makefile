@@ -44,7 +44,7 @@ bench: venv services  ## benchmarks -> docs/benchmarks.md (with the machine they
 	$(BIN)/python scripts/bench_report.py .benchmarks/latest.json docs/benchmarks.md
 
 schemas: venv  ## export the JSON Schema of every wire message to docs/schemas/
-	$(BIN)/python -m protocol.schemas docs/schemas
+	$(BIN)/python scripts/export_schemas.py docs/schemas
 
 demo:  ## run the whole system locally (arrives with the checkout and sync issues)
 	@echo "make demo arrives with the checkout and sync issues; until then run 'make test'." >&2

@@ -17,16 +17,15 @@ _MAX_MS = (1 << 48) - 1
 def uuid7(unix_ms: int, rand: bytes) -> uuid.UUID:
     """Build a UUIDv7 from a Unix time in milliseconds and 10 random bytes.
 
-    The layout is RFC 9562 §5.7: 48 bits of time, version 7, 12 bits of ``rand_a``, the variant,
-    62 bits of ``rand_b``. Bits of ``rand`` that do not fit are dropped.
+    The layout is RFC 9562 §5.7: 48 bits of time, version 7, 12 bits of ``rand_a`` (the low 12
+    bits of ``rand[:2]``), the variant, 62 bits of ``rand_b`` (the low 62 bits of ``rand[2:]``).
     """
     if isinstance(unix_ms, bool) or not isinstance(unix_ms, int) or not 0 <= unix_ms <= _MAX_MS:
         raise ProtocolError(f"unix_ms must be an int in 0..2**48-1, got {unix_ms!r}")
     if not isinstance(rand, bytes | bytearray) or len(rand) != 10:
         raise ProtocolError("rand must be exactly 10 bytes")
-    r = int.from_bytes(rand, "big")
-    rand_a = (r >> 68) & 0xFFF
-    rand_b = r & ((1 << 62) - 1)
+    rand_a = int.from_bytes(rand[:2], "big") & 0xFFF
+    rand_b = int.from_bytes(rand[2:], "big") & ((1 << 62) - 1)
     value = (unix_ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
     return uuid.UUID(int=value)
 
