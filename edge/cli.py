@@ -1,4 +1,4 @@
-"""Command line of `till`: The till appliance: checkout loop, local store, sync client and cashier tools."""
+"""Command line of `till`: the checkout loop, local store, sync client and cashier tools."""
 
 from __future__ import annotations
 

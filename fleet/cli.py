@@ -1,4 +1,4 @@
-"""Command line of `fleet`: The fleet manager at HQ: web app, ingest workers and publishing."""
+"""Command line of `fleet`: the HQ web app, ingest workers and publishing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Command line of `hil`: Hardware-in-the-loop rigs: virtual or real devices, fault injection, scenarios."""
+"""Command line of `hil`: hardware-in-the-loop rigs, virtual or real devices, fault injection."""
 
 from __future__ import annotations
 

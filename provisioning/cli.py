@@ -1,4 +1,4 @@
-"""Command line of `provision`: Technician tools that turn a blank Pi into an enrolled, self-tested till."""
+"""Command line of `provision`: turn a blank Pi into an enrolled, self-tested till."""
 
 from __future__ import annotations
 
