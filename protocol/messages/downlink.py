@@ -146,6 +146,13 @@ class TrustedKey(Wire, frozen=True):
     public_key: Annotated[str, msgspec.Meta(pattern=exact(r"[A-Za-z0-9_-]{43}"))]
 
 
+class HashKey(Wire, frozen=True):
+    """A secret key (base64url, 32 bytes) for hashing members' phone numbers (HMAC-SHA256)."""
+
+    key_id: KeyId
+    key: Annotated[str, msgspec.Meta(pattern=exact(r"[A-Za-z0-9_-]{43}"))]
+
+
 class CashRounding(Wire, frozen=True):
     """Cash tenders are rounded to a multiple of the smallest coin in circulation."""
 
@@ -198,6 +205,9 @@ class DeviceConfig(Body, frozen=True):
     max_discount_bp_without_manager: BasisPoints
     loyalty: LoyaltyRules
     trusted_keys: Annotated[list[TrustedKey], msgspec.Meta(min_length=1, max_length=8)]
+    phone_hash_keys: Annotated[list[HashKey], msgspec.Meta(max_length=4)]
+    country_code: Annotated[str, msgspec.Meta(pattern=exact(r"[1-9][0-9]{0,2}"))]
+    """The store's telephone calling code, for phone numbers keyed in without one."""
     status_interval_s: Annotated[int, msgspec.Meta(ge=10, le=86_400)]
 
 
@@ -267,6 +277,7 @@ __all__ = [
     "CashRounding",
     "Command",
     "DeviceConfig",
+    "HashKey",
     "Item",
     "LoyaltyRules",
     "MemberCache",
