@@ -1,0 +1,395 @@
+"""The till service: the one place commands become committed events.
+
+``Till.handle(command)`` checks the command against the current state; a refusal carries a
+reason for the cashier and changes nothing. An accepted command yields a :class:`Batch` —
+events for the journal, writes to the projections, uplink events for the outbox, effects owed
+(print, drawer) — which is committed in ONE SQLite transaction before the in-memory state moves
+on. Only after COMMIT does anything get shown, printed, opened or sent, so a power cut at any
+instant leaves either all of a command or none of it.
+
+Handlers live in small modules by topic (``selling``, ``payment``, ``after_sale``, ``shift``);
+this module owns the state, the commit and the view.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from edge.checkout import commands as cmd
+from edge.checkout import events as ev
+from edge.checkout.auth import check_pin
+from edge.checkout.batch import Batch, Refused
+from edge.checkout.config import TillConfig
+from edge.checkout.handlers import HANDLERS
+from edge.checkout.pricing import (
+    BasketLine,
+    MemberInfo,
+    PresentedCoupon,
+    PricedBasket,
+    Pricer,
+    PricingContext,
+    TaxSettings,
+)
+from edge.checkout.state import Sale, apply, fold
+from edge.store import journal
+from edge.store.db import transaction
+from protocol.errors import MessageError
+from protocol.ids import uuid7
+from protocol.messages import Body, encode_event, make_event
+from protocol.messages.promotions import Promotion
+
+Clock = Callable[[], datetime]
+Entropy = Callable[[int], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    cashier_id: str
+    role: str
+
+
+class LineView(msgspec.Struct, frozen=True, kw_only=True):
+    line_no: int
+    name: str
+    qty: int
+    uom: str
+    gross: int
+    discount: int
+    net: int
+    voided: bool
+
+
+class SaleView(msgspec.Struct, frozen=True, kw_only=True):
+    sale_id: str
+    status: str
+    lines: list[LineView]
+    subtotal: int
+    discount_total: int
+    tax_total: int
+    total: int
+    rounding: int
+    paid: int
+    due: int
+    member: str | None
+    member_points: int | None
+    recommendation: str | None
+
+
+class View(msgspec.Struct, frozen=True, kw_only=True):
+    """What the operator screen shows; the state stream sends this after every command."""
+
+    cashier: str | None
+    shift_id: str | None
+    sale: SaleView | None
+    last_receipt: str | None
+    last_change: int | None
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    reason: str | None
+    view: View
+    data: dict[str, Any] | None = None
+
+
+class Till:
+    """One till's checkout: state in memory, truth in the store."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: TillConfig,
+        *,
+        clock: Clock | None = None,
+        entropy: Entropy = os.urandom,
+        online: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.conn = conn
+        self.config = config
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.entropy = entropy
+        self.online = online
+        self._pricers: dict[int, Pricer] = {}
+        self._coupon_codes: dict[int, frozenset[str]] = {}
+        self.session: Session | None = None
+        self.shift: ev.ShiftOpened | None = None
+        self.sale: Sale | None = None
+        self.last_completed: Sale | None = None
+        self.last_change: int | None = None
+        self._load()
+
+    # --- start-up: rebuild from the store -----------------------------------------------------
+
+    def _load(self) -> None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'session'").fetchone()
+        if row is not None and row[0]:
+            data = msgspec.json.decode(row[0])
+            self.session = Session(data["cashier_id"], data["role"])
+        row = self.conn.execute(
+            "SELECT shift_id FROM shifts WHERE closed_at IS NULL ORDER BY opened_at DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            for event in journal.read_stream(self.conn, "till"):
+                if isinstance(event, ev.ShiftOpened) and str(event.shift_id) == row[0]:
+                    self.shift = event
+        row = self.conn.execute("SELECT sale_id FROM sales WHERE status = 'open'").fetchone()
+        if row is not None:
+            self.sale = fold(journal.read_stream(self.conn, row[0]))
+
+    # --- the one entry point ------------------------------------------------------------------
+
+    def handle(self, command: cmd.Command) -> Reply:
+        """Carry out ``command`` or refuse it; either way return the current view."""
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            return self._reply(False, f"unknown command {type(command).__name__}")
+        try:
+            batch = handler(self, command)
+            self._commit(batch)
+        except Refused as refusal:
+            return self._reply(False, refusal.reason)
+        return self._reply(True, None, batch.data)
+
+    def _reply(self, ok: bool, reason: str | None, data: dict[str, Any] | None = None) -> Reply:
+        return Reply(ok=ok, reason=reason, view=self.view(), data=data)
+
+    def _commit(self, batch: Batch) -> None:
+        now = self.now()
+        try:
+            with transaction(self.conn):
+                for stream, event in batch.events:
+                    journal.append(self.conn, stream, event)
+                for write in batch.writes:
+                    write(self.conn)
+                for body in batch.uplink:
+                    self._queue_uplink(body, now)
+                for kind, ref in batch.effects:
+                    journal.add_effect(self.conn, kind, ref, now)
+        except MessageError as exc:  # a record HQ would refuse: a bug, but never a lost sale
+            raise Refused(f"internal error, nothing was changed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise Refused(f"storage error, nothing was changed: {exc}") from exc
+        for stream, event in batch.events:
+            self._apply(stream, event)
+
+    def _queue_uplink(self, body: Body, now: datetime) -> None:
+        seq = journal.next_counter(self.conn, "seq")
+        event_id = self.new_uuid()
+        wire = encode_event(
+            make_event(
+                body,
+                event_id=event_id,
+                tenant=self.config.tenant,
+                store=self.config.store,
+                device=self.config.device,
+                seq=seq,
+                occurred_at=now,
+            )
+        )
+        journal.add_to_outbox(
+            self.conn, seq=seq, event_id=str(event_id), type_=body.TYPE, payload=wire, at=now
+        )
+
+    def _apply(self, stream: str, event: ev.DomainEvent) -> None:
+        """Move the in-memory state on by one committed event."""
+        assert isinstance(event, ev.SaleEvent | ev.TillEvent)
+        if isinstance(event, ev.CashierLoggedIn):
+            self.session = Session(event.cashier_id, event.role)
+        elif isinstance(event, ev.CashierLoggedOut):
+            self.session = None
+        elif isinstance(event, ev.ShiftOpened):
+            self.shift = event
+        elif isinstance(event, ev.ShiftClosed):
+            self.shift = None
+        elif isinstance(event, ev.FeedbackRecorded):
+            if self.last_completed is not None and str(self.last_completed.sale_id) == stream:
+                self.last_completed = apply(self.last_completed, event)
+        elif isinstance(event, ev.SaleEvent):
+            if isinstance(event, ev.TenderAdded):
+                self.last_change = event.change
+            current = (
+                self.sale if self.sale is not None and str(self.sale.sale_id) == stream else None
+            )
+            if current is None and not isinstance(event, ev.SaleOpened | ev.SaleResumed):
+                return
+            if isinstance(event, ev.SaleResumed):
+                current = fold(journal.read_stream(self.conn, stream))
+                self.sale = current
+                return
+            sale = apply(current, event)
+            if sale.status == "open":
+                self.sale = sale
+            else:
+                self.sale = None
+                if sale.status == "completed":
+                    self.last_completed = sale
+
+    # --- helpers the handlers share -----------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def new_uuid(self) -> uuid.UUID:
+        return uuid7(int(self.now().timestamp() * 1000), self.entropy(10))
+
+    def require_session(self) -> Session:
+        if self.session is None:
+            raise Refused("log in first")
+        return self.session
+
+    def require_shift(self) -> ev.ShiftOpened:
+        self.require_session()
+        if self.shift is None:
+            raise Refused("open a shift first")
+        return self.shift
+
+    def require_sale(self) -> Sale:
+        if self.sale is None:
+            raise Refused("no sale in progress")
+        return self.sale
+
+    def require_manager(self, approval: cmd.ManagerApproval | None) -> str:
+        """Check a manager's PIN given at the till for this one action; returns the manager id."""
+        if approval is None:
+            raise Refused("this needs a manager's approval")
+        row = self.conn.execute(
+            "SELECT role, pin_hash, active FROM cashiers WHERE cashier_id = ?",
+            (approval.manager_id,),
+        ).fetchone()
+        if row is None or not row[2] or not check_pin(approval.manager_pin, row[1]):
+            raise Refused("manager id or PIN not accepted")
+        if row[0] != "manager":
+            raise Refused(f"{approval.manager_id} is not a manager")
+        return approval.manager_id
+
+    def pricer(self, version: int) -> Pricer:
+        """The pricer for a promotion-set version (kept while a sale uses it)."""
+        pricer = self._pricers.get(version)
+        if pricer is None:
+            row = self.conn.execute(
+                "SELECT body FROM promotion_sets WHERE version = ?", (version,)
+            ).fetchone()
+            promotions = (
+                msgspec.json.decode(row[0], type=list[Promotion]) if row is not None else []
+            )
+            pricer = Pricer(promotions)
+            self._pricers = {version: pricer, **dict(list(self._pricers.items())[:1])}
+            self._coupon_codes[version] = frozenset(
+                p.conditions.coupon_code.strip().upper()
+                for p in promotions
+                if p.conditions.coupon == "code" and p.conditions.coupon_code
+            )
+        return pricer
+
+    def knows_coupon(self, version: int, code: str) -> bool:
+        """True if a promotion of the set unlocks with the shared ``code``."""
+        self.pricer(version)
+        return code in self._coupon_codes.get(version, frozenset())
+
+    def price(self, sale: Sale) -> PricedBasket:
+        """Price a sale as of when it was opened, with the promotions it was opened under."""
+        lines = [
+            BasketLine(
+                line_no=line.line_no,
+                sku=line.sku,
+                category=line.category,
+                tax_class=line.tax_class,
+                qty=line.qty,
+                uom=line.uom,
+                unit_price=line.unit_price,
+                price_per=line.price_per,
+                gross_override=line.gross_override,
+                discountable=line.discountable,
+            )
+            for line in sale.live_lines
+        ]
+        member = (
+            MemberInfo(sale.member.member_id, sale.member.tier, sale.member.birthday)
+            if sale.member is not None
+            else None
+        )
+        ctx = PricingContext(
+            now=sale.opened_at.astimezone(self.config.tz),
+            store_id=self.config.store,
+            member=member,
+            coupons=tuple(PresentedCoupon(code, pid) for code, pid in sale.coupons),
+        )
+        tax = TaxSettings(
+            prices_include_tax=sale.prices_include_tax,
+            per_receipt=self.config.tax_per_receipt,
+            rates_ppm={line.tax_class: line.tax_rate_ppm for line in sale.live_lines},
+        )
+        return self.pricer(sale.promotion_set_version).price(lines, ctx, tax)
+
+    def versions(self) -> tuple[int, int, bool]:
+        """(price book version, promotion set version, prices include tax) running now."""
+        rows = dict(
+            self.conn.execute(
+                "SELECT kind, version FROM documents WHERE kind IN ('price_book', 'promotion_set')"
+            ).fetchall()
+        )
+        row = self.conn.execute(
+            "SELECT value FROM settings WHERE key = 'prices_include_tax'"
+        ).fetchone()
+        include = row is None or row[0] == "1"
+        return int(rows.get("price_book", 0)), int(rows.get("promotion_set", 0)), include
+
+    def due(self, sale: Sale, priced: PricedBasket | None = None) -> int:
+        """What is still to pay: total, plus cash rounding settled, less tenders taken."""
+        priced = priced or self.price(sale)
+        return priced.total + sale.rounding - sale.paid
+
+    # --- the view -----------------------------------------------------------------------------
+
+    def view(self) -> View:
+        sale_view = None
+        if self.sale is not None:
+            sale = self.sale
+            priced = self.price(sale)
+            by_line = {p.line_no: p for p in priced.lines}
+            lines = []
+            for line in sale.lines:
+                p = by_line.get(line.line_no)
+                lines.append(
+                    LineView(
+                        line_no=line.line_no,
+                        name=line.name,
+                        qty=line.qty,
+                        uom=line.uom,
+                        gross=p.gross if p else 0,
+                        discount=(p.gross - p.net) if p else 0,
+                        net=p.net if p else 0,
+                        voided=line.voided,
+                    )
+                )
+            sale_view = SaleView(
+                sale_id=str(sale.sale_id),
+                status=sale.status,
+                lines=lines,
+                subtotal=priced.subtotal,
+                discount_total=priced.discount_total,
+                tax_total=priced.tax_total,
+                total=priced.total,
+                rounding=sale.rounding,
+                paid=sale.paid,
+                due=self.due(sale, priced),
+                member=(sale.member.first_name or sale.member.member_id) if sale.member else None,
+                member_points=sale.member.points if sale.member else None,
+                recommendation=sale.member.recommendation if sale.member else None,
+            )
+        last = self.last_completed.record if self.last_completed is not None else None
+        return View(
+            cashier=self.session.cashier_id if self.session else None,
+            shift_id=str(self.shift.shift_id) if self.shift else None,
+            sale=sale_view,
+            last_receipt=last.receipt_no if last is not None else None,
+            last_change=self.last_change,
+        )

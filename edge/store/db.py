@@ -1,0 +1,119 @@
+"""Opening the till's SQLite file safely: right file, intact, migrated, durable.
+
+The store is opened in WAL mode with ``synchronous=FULL``: a transaction that returned from
+COMMIT survives a power cut. At start we check that the file is ours (SQLite
+``application_id``), intact (``quick_check``) and at a schema version this code understands; a
+foreign or corrupt file is reported and never written to, because the next step after "overwrite
+it" is a shop that lost a day of sales.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from edge.store.migrations import MIGRATIONS
+
+APPLICATION_ID = 0x54464C54  # "TFLT"
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreError(Exception):
+    """The store file cannot be used; the message says why and what to do."""
+
+
+def open_store(path: Path, *, check: bool = True) -> sqlite3.Connection:
+    """Open (creating if absent) and migrate the store at ``path``.
+
+    Raises :class:`StoreError` for a file that is not SQLite, belongs to another program, is
+    corrupt, or was written by a newer version of the till.
+    """
+    _refuse_foreign_file(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        _check_identity(conn, path)
+        if check:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                raise StoreError(f"{path} is damaged (quick_check: {result}); restore a backup")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path} is not a usable SQLite database: {exc}") from exc
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise StoreError(f"{path} is not a SQLite database; refusing to touch it")
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == 0 and tables == 0:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        return
+    raise StoreError(
+        f"{path} belongs to another program (application_id {app_id:#x}); refusing to touch it"
+    )
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version the file is at (SQLite ``user_version``)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the file has not seen yet, each in its own transaction."""
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"the store is at schema version {current}, newer than this till software "
+            f"understands ({len(MIGRATIONS)}); install the newer software again"
+        )
+    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        with transaction(conn):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    # Our migrations contain no semicolons inside literals or triggers, so a split is exact.
+    for part in script.split(";"):
+        if part.strip():
+            yield part
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock is taken up front, so a transaction
+    never fails half-way for want of it, and everything inside commits or nothing does."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,91 @@
+"""Opening the store: our file only, intact, migrated, durable settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge.store.db import APPLICATION_ID, StoreError, open_store, schema_version, transaction
+from edge.store.migrations import MIGRATIONS
+
+
+def test_a_new_store_is_created_migrated_and_durable(tmp_path: Path) -> None:
+    conn = open_store(tmp_path / "till.db")
+    assert schema_version(conn) == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    conn.close()
+    again = open_store(tmp_path / "till.db")
+    assert schema_version(again) == len(MIGRATIONS)
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "till.db"
+    path.write_bytes(b"this is a shopping list, not a database\n" * 10)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        open_store(path)
+    assert path.read_bytes() == before
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE recipes (name TEXT)")
+    other.commit()
+    other.close()
+    with pytest.raises(StoreError, match="another program"):
+        open_store(path)
+    assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall() == [
+        ("recipes",)
+    ]
+
+
+def test_a_store_from_newer_software_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "till.db"
+    open_store(path).execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StoreError, match="newer than this till software"):
+        open_store(path)
+
+
+def test_a_damaged_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "till.db"
+    conn = open_store(path)
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO settings (key, value) VALUES (?, ?)",
+            [(f"k{i}", "x" * 500) for i in range(400)],
+        )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(page * 3, len(data) - page, page * 2):
+        data[offset + 100 : offset + 400] = b"\xff" * 300
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError):
+        open_store(path)
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    conn = open_store(tmp_path / "till.db")
+
+    def twice() -> None:
+        with transaction(conn):
+            conn.execute("INSERT INTO settings (key, value) VALUES ('a', '1')")
+            conn.execute("INSERT INTO settings (key, value) VALUES ('a', '2')")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        twice()
+    assert conn.execute("SELECT count(*) FROM settings").fetchone()[0] == 0
+
+
+def test_strict_tables_refuse_money_as_text_or_real(tmp_path: Path) -> None:
+    conn = open_store(tmp_path / "till.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO stock (sku, qty) VALUES ('A', 1.5)")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO stock (sku, qty) VALUES ('A', 'ten')")
