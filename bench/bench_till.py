@@ -36,7 +36,7 @@ def test_add_item_latency_with_durable_commit(benchmark: BenchmarkFixture, tmp_p
             if n % 20 == 19:
                 ok(till, cmd.Tender(kind="cash", amount=1_000_000))
 
-    benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.pedantic(run, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
     samples.sort()
     benchmark.extra_info["add_item_median_ms"] = round(statistics.median(samples) / 1e6, 3)
     benchmark.extra_info["add_item_p99_ms"] = round(samples[int(len(samples) * 0.99)] / 1e6, 3)
@@ -85,7 +85,7 @@ def test_peak_rss_with_50000_item_catalog(benchmark: BenchmarkFixture, tmp_path:
                     assert reply["ok"], reply
                 client.send(cmd.Tender(kind="cash", amount=10_000_000))
 
-        benchmark.pedantic(shop, rounds=1, iterations=1)
+        benchmark.pedantic(shop, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
         status = Path(f"/proc/{proc.pid}/status").read_text()
         peak_kb = int(
             next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]

@@ -5,7 +5,7 @@ is shown, printed or sent, and the state of a sale or a shift is a pure fold of 
 records *facts as they were at the time* — the price the item had when scanned, the member's
 balance when attached — never a reference to something that may change later.
 
-Events are msgspec structs tagged by ``kind`` so the journal is plain JSON a person can read.
+Events are msgspec structs tagged by ``event`` so the journal is plain JSON a person can read.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from protocol.messages.uplink import (
 )
 
 
-class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
+class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="event"):
     """Base of every journal event; ``at`` is the till's clock when it happened."""
 
     at: datetime

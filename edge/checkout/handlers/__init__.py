@@ -7,15 +7,14 @@ batch, which the till commits atomically. That is what makes "refused" mean "not
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edge.checkout.handlers import payment, refunds, selling, session, stock
 
 if TYPE_CHECKING:
     from edge.checkout.batch import Batch
-    from edge.checkout.till import Till
 
-Handler = Callable[["Till", Any], "Batch"]
+Handler = Callable[..., "Batch"]
 
 HANDLERS: dict[type, Handler] = {
     **session.HANDLERS,

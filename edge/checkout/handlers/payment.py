@@ -9,6 +9,7 @@ drawer) — so a crash can neither lose the sale nor apply any of these twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -297,4 +298,4 @@ def feedback(till: Till, c: cmd.Feedback) -> Batch:
     return batch
 
 
-HANDLERS = {cmd.Tender: tender, cmd.Feedback: feedback}
+HANDLERS: dict[type, Callable[..., Batch]] = {cmd.Tender: tender, cmd.Feedback: feedback}

@@ -8,6 +8,7 @@ line cost, its tax and the points it earned — never a cent or a point more.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -81,10 +82,10 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
     receipt_n = journal.counter(till.conn, "receipt") + 1
     taxes_by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_no = {line.line_no: line for line in record.lines}
-    for line in lines:
-        cls = by_no[line.original_line_no].tax_class
-        taxes_by_class[cls][0] += line.amount
-        taxes_by_class[cls][1] += line.tax
+    for refunded in lines:
+        cls = by_no[refunded.original_line_no].tax_class
+        taxes_by_class[cls][0] += refunded.amount
+        taxes_by_class[cls][1] += refunded.tax
     incl = record.prices_include_tax
     refund_record = RefundRecord(
         refund_id=till.new_uuid(),
@@ -213,4 +214,4 @@ def _tenders(
     return out or [tender("cash", total)]
 
 
-HANDLERS = {cmd.Refund: refund}
+HANDLERS: dict[type, Callable[..., Batch]] = {cmd.Refund: refund}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -334,8 +335,8 @@ def enrol_member(till: Till, c: cmd.EnrolMember) -> Batch:
     batch.write(
         lambda conn: conn.execute(
             "INSERT INTO members (member_id, phone_hash, first_name, points, "
-            "offline_redeem_limit, stored_value, coupons) VALUES (?, ?, ?, 0, 0, 0, '[]')",
-            (member_id, hashed, first_name),
+            "offline_redeem_limit, stored_value, coupons) VALUES (?, ?, ?, 0, 0, 0, ?)",
+            (member_id, hashed, first_name, b"[]"),
         )
     )
     batch.uplink.append(record)
@@ -395,7 +396,7 @@ def _shared_code_exists(till: Till, sale: Sale, code: str) -> bool:
     return till.knows_coupon(sale.promotion_set_version, code)
 
 
-HANDLERS = {
+HANDLERS: dict[type, Callable[..., Batch]] = {
     cmd.AddItem: add_item,
     cmd.ChangeQuantity: change_quantity,
     cmd.VoidLine: void_line,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -226,7 +227,7 @@ def status(_till: Till, _c: cmd.Status) -> Batch:
     return Batch()
 
 
-HANDLERS = {
+HANDLERS: dict[type, Callable[..., Batch]] = {
     cmd.Status: status,
     cmd.Login: login,
     cmd.Logout: logout,

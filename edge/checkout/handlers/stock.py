@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from edge.checkout import commands as cmd
@@ -66,4 +67,4 @@ def _level(conn: sqlite3.Connection, sku: str) -> int:
     return int(row[0]) if row else 0
 
 
-HANDLERS = {cmd.AdjustStock: adjust_stock}
+HANDLERS: dict[type, Callable[..., Batch]] = {cmd.AdjustStock: adjust_stock}

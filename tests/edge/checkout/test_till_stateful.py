@@ -15,9 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 import msgspec
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from edge.checkout import commands as cmd
 from edge.checkout import events as ev
@@ -66,6 +66,7 @@ class TillMachine(RuleBasedStateMachine):
             self.suspended.append(str(sale_before.sale_id))
         if reply.ok and reply.data and "receipt_no" in reply.data:
             self.receipts.append(reply.data["receipt_no"])
+        event(f"{type(command).__name__} {'ok' if reply.ok else 'refused'}")
         return reply
 
     def _fingerprint(self) -> tuple[int, int, int]:
@@ -77,6 +78,12 @@ class TillMachine(RuleBasedStateMachine):
         )
 
     # --- rules --------------------------------------------------------------------------------
+
+    @initialize()
+    def start_of_day(self) -> None:
+        """Most sequences start with a cashier at work; logging out is still a rule."""
+        self.send(cmd.Login(cashier_id="c1", pin="1234"))
+        self.send(cmd.OpenShift(opening_float=10_000))
 
     @rule(cashier=st.sampled_from(["c1", "m1", "zz"]), pin=st.sampled_from(["1234", "9999", "0"]))
     def login(self, cashier: str, pin: str) -> None:
@@ -111,6 +118,25 @@ class TillMachine(RuleBasedStateMachine):
     ) -> None:
         kw: dict[str, object] = {how: {"code": code, "sku": sku, "plu": plu}[how]}
         self.send(cmd.AddItem(qty=qty, weight_g=weight, price=price, **kw))  # type: ignore[arg-type]
+
+    @rule(sku=st.sampled_from(["MILK", "BREAD", "COLA", "COLA", "WINE"]), qty=st.integers(1, 4))
+    def add_good_item(self, sku: str, qty: int) -> None:
+        self.send(cmd.AddItem(sku=sku, qty=qty))
+
+    @rule(weight=st.integers(1, 2500))
+    def add_weighed_item(self, weight: int) -> None:
+        self.send(cmd.AddItem(plu="4131", weight_g=weight))
+
+    @rule(extra=st.integers(0, 2000))
+    def pay_all_cash(self, extra: int) -> None:
+        sale = self.till.sale
+        if sale is not None:
+            due = self.till.due(sale)
+            coin_due = round_cash(due, self.till.config.cash_coin, self.till.config.cash_rounding)
+            reply = self.send(cmd.Tender(kind="cash", amount=coin_due + extra))
+            assert reply.ok, reply.reason
+            assert reply.data is not None
+            assert reply.data["change"] == extra
 
     @rule(line=st.integers(0, 8), qty=st.integers(-1, 10))
     def change_qty(self, line: int, qty: int) -> None:
@@ -296,6 +322,6 @@ class TillMachine(RuleBasedStateMachine):
 
 
 TillMachine.TestCase.settings = settings(
-    max_examples=max(10, settings().max_examples // 4), stateful_step_count=40, deadline=None
+    max_examples=settings().max_examples, stateful_step_count=50, deadline=None
 )
 test_till_state_machine = TillMachine.TestCase
