@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 from edge.checkout import events as ev
 from protocol.messages.uplink import SaleCompleted as SaleRecord
@@ -147,57 +149,21 @@ def _apply_open(sale: Sale, event: ev.AnyEvent) -> Sale:
     if isinstance(event, ev.ItemAdded):
         if event.line_no != sale.next_line_no:
             raise FoldError(f"line {event.line_no} added where {sale.next_line_no} was next")
-        line = Line(
-            line_no=event.line_no,
-            sku=event.sku,
-            gtin=event.gtin,
-            name=event.name,
-            short_name=event.short_name,
-            category=event.category,
-            tax_class=event.tax_class,
-            tax_rate_ppm=event.tax_rate_ppm,
-            qty=event.qty,
-            uom=event.uom,
-            unit_price=event.unit_price,
-            price_per=event.price_per,
-            price_source=event.price_source,
-            gross_override=event.gross_override,
-            discountable=event.discountable,
-        )
+        line = Line(**_fields(event))
         return replace(sale, lines=(*sale.lines, line))
     if isinstance(event, ev.QuantityChanged):
         return _replace_line(sale, event.line_no, qty=event.qty)
     if isinstance(event, ev.LineVoided):
         return _replace_line(sale, event.line_no, voided=True)
     if isinstance(event, ev.MemberAttached):
-        member = Member(
-            member_id=event.member_id,
-            first_name=event.first_name,
-            tier=event.tier,
-            birthday=event.birthday,
-            points=event.points,
-            redeemable_offline=event.redeemable_offline,
-            stored_value=event.stored_value,
-            recommendation=event.recommendation,
-        )
+        member = Member(**_fields(event))
         return replace(sale, member=member)
     if isinstance(event, ev.MemberDetached):
         return replace(sale, member=None)
     if isinstance(event, ev.CouponAdded):
         return replace(sale, coupons=(*sale.coupons, (event.code, event.promotion_id)))
     if isinstance(event, ev.TenderAdded):
-        tender = Tender(
-            kind=event.kind,
-            amount=event.amount,
-            tendered=event.tendered,
-            change=event.change,
-            rounding=event.rounding,
-            reference=event.reference,
-            approval_code=event.approval_code,
-            masked_pan=event.masked_pan,
-            card_scheme=event.card_scheme,
-            points=event.points,
-        )
+        tender = Tender(**_fields(event))
         return replace(sale, tenders=(*sale.tenders, tender))
     if isinstance(event, ev.SaleSuspended):
         return replace(sale, status="suspended")
@@ -206,6 +172,13 @@ def _apply_open(sale: Sale, event: ev.AnyEvent) -> Sale:
     if isinstance(event, ev.SaleCompleted):
         return replace(sale, status="completed", record=event.record)
     raise FoldError(f"{ev.kind_of(event)} does not belong to a sale")
+
+
+def _fields(event: ev.DomainEvent) -> dict[str, Any]:
+    """An event's fields without its timestamp: the state keeps facts, the journal keeps when."""
+    out = msgspec.structs.asdict(event)
+    del out["at"]
+    return out
 
 
 def _replace_line(sale: Sale, line_no: int, **changes: object) -> Sale:

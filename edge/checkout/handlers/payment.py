@@ -24,6 +24,7 @@ from edge.checkout.loyalty import line_points, points_value
 from edge.checkout.pricing import PricedBasket
 from edge.checkout.state import Sale, apply
 from edge.store import journal
+from edge.store.projections import add_loyalty, move_stock
 from protocol.messages.uplink import Discount, SaleLine, TaxLine
 from protocol.messages.uplink import FeedbackGiven as FeedbackRecord
 from protocol.messages.uplink import SaleCompleted as SaleRecord
@@ -156,11 +157,7 @@ def _complete(till: Till, sale: Sale, priced: PricedBasket, batch: Batch) -> Non
             (receipt_no, now.isoformat(), record.total, data, sale_id),
         )
         for line in record.lines:
-            conn.execute(
-                "INSERT INTO stock (sku, qty) VALUES (?, ?) "
-                "ON CONFLICT (sku) DO UPDATE SET qty = qty + excluded.qty",
-                (line.sku, -line.qty),
-            )
+            move_stock(conn, line.sku, -line.qty)
         if record.member_id is not None:
             stored = sum(t.amount for t in record.tenders if t.kind == "stored_value")
             for kind, pts, sv in (
@@ -168,10 +165,14 @@ def _complete(till: Till, sale: Sale, priced: PricedBasket, batch: Batch) -> Non
                 ("redeem", -record.points_redeemed, -stored),
             ):
                 if pts or sv:
-                    conn.execute(
-                        "INSERT INTO loyalty_pending (member_id, kind, points, stored_value, "
-                        "ref, at) VALUES (?, ?, ?, ?, ?, ?)",
-                        (record.member_id, kind, pts, sv, sale_id, now.isoformat()),
+                    add_loyalty(
+                        conn,
+                        record.member_id,
+                        kind,
+                        points=pts,
+                        stored_value=sv,
+                        ref=sale_id,
+                        at=now,
                     )
         for code, promotion_id in sale.coupons:
             if promotion_id is not None and code in priced.coupons_used:

@@ -18,6 +18,7 @@ from edge.checkout import events as ev
 from edge.checkout.batch import Batch, Refused
 from edge.checkout.loyalty import share
 from edge.store import journal
+from edge.store.projections import move_stock
 from protocol.messages.uplink import RefundCompleted as RefundRecord
 from protocol.messages.uplink import RefundLine, SaleCompleted, TaxLine
 from protocol.messages.uplink import Tender as TenderRecord
@@ -127,11 +128,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
                 "ON CONFLICT (sale_id, line_no) DO UPDATE SET qty = qty + excluded.qty",
                 (sale_id, line.original_line_no, line.qty),
             )
-            conn.execute(
-                "INSERT INTO stock (sku, qty) VALUES (?, ?) "
-                "ON CONFLICT (sku) DO UPDATE SET qty = qty + excluded.qty",
-                (line.sku, line.qty),
-            )
+            move_stock(conn, line.sku, line.qty)
         if record.member_id is not None:
             for kind, pts in (
                 ("reverse", -refund_record.points_reversed),

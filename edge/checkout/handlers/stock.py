@@ -9,6 +9,7 @@ from edge.checkout import commands as cmd
 from edge.checkout import events as ev
 from edge.checkout.batch import Batch, Refused
 from edge.checkout.catalog import by_sku
+from edge.store.projections import move_stock
 from protocol.messages.uplink import StockDelta, StockItem
 
 if TYPE_CHECKING:
@@ -49,11 +50,7 @@ def adjust_stock(till: Till, c: cmd.AdjustStock) -> Batch:
 
     def project(conn: sqlite3.Connection) -> None:
         for it in items:
-            conn.execute(
-                "INSERT INTO stock (sku, qty) VALUES (?, ?) "
-                "ON CONFLICT (sku) DO UPDATE SET qty = qty + excluded.qty",
-                (it.sku, it.delta),
-            )
+            move_stock(conn, it.sku, it.delta)
 
     batch.write(project)
     batch.uplink.append(

@@ -1,0 +1,580 @@
+"""Which promotions win when they conflict, decided by searching for the customer's best outcome.
+
+The rules (``protocol.messages.promotions``): promotions are considered in descending priority
+(ties by id); an exclusive promotion that applies claims its units — or, at basket level, the
+basket — so nothing else applies to them; within a stack group at most one promotion applies
+to a unit; and the engine picks what is worth most to the customer.
+
+**Evaluation of one arrangement.** An arrangement says, for each *conflicting* promotion,
+whether it runs in its normal place (``NORMAL``), goes first (``BOOST``) or — exclusive item
+promotions only — is left out (``OFF``). Promotions then run in this order, each taking the
+units still free for it (see :mod:`edge.checkout.rewards` for the claim masks):
+
+1. boosted promotions, by rank;
+2. exclusive item-level promotions, by rank — so an exclusive offer by default gets first pick
+   of its units, and a shop's "10 % off everything" does not silently knock out every
+   exclusive deal it overlaps;
+3. the other item-level promotions, by rank;
+4. basket-level promotions, by rank (boosted ones claimed their units in step 1), each computed
+   on the current net of its units after all item-level discounts.
+
+Exclusive *basket-level* promotions claim the whole basket, so each one is its own outcome:
+that promotion alone on the undiscounted basket.
+
+**Which arrangement.** Promotions that cannot conflict in this basket have one arrangement.
+The conflicting ones are (a) an exclusive item promotion overlapping any other promotion
+(``NORMAL``/``OFF``, and ``BOOST`` when it overlaps another exclusive one), (b) any item
+promotion overlapping an exclusive item promotion (``NORMAL``/``BOOST``: going first it touches
+the units and so keeps the exclusive off them), and (c) stack-group members overlapping a
+group mate (``NORMAL``/``BOOST``). "Overlap" means sharing a basket line the promotion may
+touch. The engine picks the arrangement with
+
+1. the lowest ``total`` the customer pays (for tax-inclusive prices exactly the largest total
+   discount; with tax added on top it also counts the tax a discount saves), then
+2. the larger total discount, then
+3. the larger discount for the highest-ranked promotion, then the next (priority, then id —
+   so on equal value the higher-priority promotion wins), then
+4. the fewest changes from the normal order, higher-ranked promotions first.
+
+Keys 1-4 form a total order, and every step above depends only on the basket, the context and
+the promotions' own fields, never on input order: the result is deterministic.
+
+**What "best" is guaranteed.** Lines are grouped into *clusters*: lines linked by a
+conflicting promotion or by a promotion that looks across lines (multi-buy, buy-get, anything
+with ``max_applications``). Without basket-level promotions (and unless tax is added per
+receipt on top of prices) clusters cannot affect each other, so each cluster is searched on its
+own, exhaustively: the result is the exact optimum over *all* arrangements. Otherwise the
+clusters interact through the basket totals and the search is joint and exhaustive while the
+arrangements number at most :data:`SEARCH_LIMIT` — again the exact optimum. Beyond that
+(many independent conflicts plus a basket offer) clusters are decided one at a time in rank
+order, each exhaustively given the ones before: the best per cluster, not a global optimum.
+Arrangements are a family of orders, not every conceivable split of units between promotions:
+the general problem is weighted set packing (NP-hard), and a till answers within milliseconds.
+
+Because the search is exact whenever it fits, adding a promotion without stacking
+restrictions (not exclusive, no stack group, item-level) never raises the total: every old
+arrangement is still available with the new promotion in its normal place, where it only
+lowers prices and blocks nothing (exclusives ran before it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from edge.checkout.rewards import (
+    EXCLUSIVE,
+    Candidate,
+    LineFacts,
+    LineState,
+    Reservation,
+    States,
+    apply_item,
+    compute_basket,
+    reserve,
+)
+from protocol.messages.promotions import AmountOff, PercentOff
+from protocol.money import Rounding, percent_of, tax_exclusive
+
+__all__ = ["BOOST", "NORMAL", "OFF", "SEARCH_LIMIT", "Resolution", "resolve"]
+
+NORMAL, BOOST, OFF = 0, 1, 2
+
+SEARCH_LIMIT = 512
+"""The most arrangements searched exhaustively in one search (see the module docstring)."""
+
+Key = tuple[int, int, tuple[int, ...], tuple[int, ...]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Var:
+    cand: Candidate
+    options: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cluster:
+    lines: tuple[int, ...]
+    vars: tuple[_Var, ...]
+    relevant: tuple[Candidate, ...]  # rank order: item candidates touching it, basket vars in it
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(v.options) for v in self.vars)
+
+    def configs(self) -> Iterable[tuple[int, ...]]:
+        return itertools.product(*(v.options for v in self.vars))
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """A cluster's outcome as the basket offers see it (see "incremental scoring")."""
+
+    net: int
+    avail: tuple[int, ...]  # per plain basket offer: current amount of the units it may take
+    vec: tuple[tuple[int, int], ...]  # (candidate order, item-level discount) on these lines
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The final line states, and how they were found (for tests and diagnostics)."""
+
+    states: States
+    exclusive_basket: Candidate | None  # the exclusive basket promotion that won, if one did
+    exact: bool  # True if the search was exhaustive (the optimum over all arrangements)
+    choice: list[tuple[int, ...]]  # the arrangement chosen per cluster
+
+
+class _Search:
+    def __init__(
+        self,
+        facts: Sequence[LineFacts],
+        cands: Sequence[Candidate],
+        *,
+        inclusive: bool,
+        per_receipt: bool,
+    ) -> None:
+        self.facts = facts
+        self.cands = cands
+        self.n = len(facts)
+        self.inclusive = inclusive
+        self.per_receipt = per_receipt
+        self.item = [c for c in cands if not c.basket]
+        self.basket = [c for c in cands if c.basket and not c.exclusive]
+        self.outer = [c for c in cands if c.basket and c.exclusive]
+        self._tax_memo: dict[tuple[int, int], int] = {}
+        self._summaries: dict[tuple[int, tuple[int, ...]], _Summary] = {}
+        self._basket_reach = [frozenset(c.reach) for c in self.basket]
+        self._options_by_order: dict[int, tuple[int, ...]] = {}
+        self._cache: dict[tuple[int, tuple[int, ...]], tuple[States, dict[int, Reservation]]] = {}
+        self.exact = True
+
+    # --- conflicts ------------------------------------------------------------------------------
+
+    def _options(self) -> dict[int, tuple[int, ...]]:
+        """The arrangement options of each conflicting candidate, by ``order``."""
+        on_line: dict[int, list[Candidate]] = {}
+        for c in (*self.item, *self.basket):
+            for pos in c.reach:
+                on_line.setdefault(pos, []).append(c)
+        opts: dict[int, set[int]] = {}
+        for cs in on_line.values():
+            if len(cs) < 2:
+                continue
+            exclusive = [c for c in cs if not c.basket and c.exclusive]
+            if exclusive:
+                for c in cs:
+                    if c.basket:
+                        continue  # runs after every item promotion: blocks none of them
+                    o = opts.setdefault(c.order, {NORMAL})
+                    if c.exclusive:
+                        o.add(OFF)
+                        if len(exclusive) > 1:
+                            o.add(BOOST)
+                    else:
+                        o.add(BOOST)
+            groups: dict[str, int] = {}
+            for c in cs:
+                if c.rule.group is not None:
+                    groups[c.rule.group] = groups.get(c.rule.group, 0) + 1
+            for c in cs:
+                if c.rule.group is not None and groups[c.rule.group] > 1:
+                    opts.setdefault(c.order, {NORMAL}).add(BOOST)
+        return {k: tuple(sorted(v)) for k, v in opts.items()}
+
+    def _clusters(self) -> tuple[list[_Cluster], _Cluster]:
+        options = self._options_by_order = self._options()
+        parent = list(range(self.n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for c in (*self.item, *self.basket):
+            if c.order in options or (not c.basket and not c.separable):
+                first = find(c.reach[0])
+                for pos in c.reach[1:]:
+                    root = find(pos)
+                    if root != first:
+                        parent[max(root, first)] = min(root, first)
+                        first = min(root, first)
+        var_roots: dict[int, list[_Var]] = {}
+        for c in self.cands:
+            if c.order in options:
+                var_roots.setdefault(find(c.reach[0]), []).append(_Var(c, options[c.order]))
+        members: dict[int, list[int]] = {}
+        static_lines: list[int] = []
+        for pos in range(self.n):
+            root = find(pos)
+            if root in var_roots:
+                members.setdefault(root, []).append(pos)
+            else:
+                static_lines.append(pos)
+        cluster_of = [-1] * self.n
+        roots = sorted(var_roots, key=lambda r: var_roots[r][0].cand.order)
+        for k, root in enumerate(roots):
+            for pos in members[root]:
+                cluster_of[pos] = k
+        relevant: list[list[Candidate]] = [[] for _ in range(len(roots) + 1)]
+        for c in self.cands:
+            if c.basket and c.order not in options:
+                continue
+            if c.exclusive and c.basket:
+                continue
+            seen: set[int] = set()
+            for pos in c.reach:
+                k = cluster_of[pos]
+                if k not in seen:
+                    seen.add(k)
+                    relevant[k].append(c)  # k == -1 is the static block (last list)
+        clusters = [
+            _Cluster(tuple(members[root]), tuple(var_roots[root]), tuple(relevant[k]))
+            for k, root in enumerate(roots)
+        ]
+        static = _Cluster(tuple(static_lines), (), tuple(relevant[-1]))
+        return clusters, static
+
+    # --- evaluation -----------------------------------------------------------------------------
+
+    def _evaluate(
+        self, index: int, cluster: _Cluster, config: tuple[int, ...]
+    ) -> tuple[States, dict[int, Reservation]]:
+        """Run the item-level promotions of one cluster in one arrangement (cached)."""
+        cached = self._cache.get((index, config))
+        if cached is not None:
+            return cached
+        status = {v.cand.order: o for v, o in zip(cluster.vars, config, strict=True)}
+        states: States = [None] * self.n
+        for pos in cluster.lines:
+            f = self.facts[pos]
+            if f.discountable:
+                states[pos] = LineState.fresh(f)
+        steps: list[tuple[int, int, Candidate]] = []
+        for c in cluster.relevant:
+            o = status.get(c.order, NORMAL)
+            if o == OFF:
+                continue
+            if c.basket:
+                if o == BOOST:
+                    steps.append((0, c.order, c))
+                continue
+            steps.append((0 if o == BOOST else 1 if c.exclusive else 2, c.order, c))
+        steps.sort(key=lambda s: (s[0], s[1]))
+        reservations: dict[int, Reservation] = {}
+        for _, _, c in steps:
+            if c.basket:
+                reservations[c.order] = reserve(c, states)
+            else:
+                apply_item(c, states, self.facts)
+        self._cache[(index, config)] = (states, reservations)
+        return states, reservations
+
+    def _assemble(
+        self,
+        clusters: Sequence[_Cluster],
+        static: _Cluster,
+        choice: Sequence[tuple[int, ...]],
+    ) -> States:
+        """The whole basket for one arrangement per cluster, basket-level promotions applied."""
+        composed: States = [None] * self.n
+        reservations: dict[int, Reservation] = {}
+        boosted: set[int] = set()
+        parts = [(k, cl, cfg) for k, (cl, cfg) in enumerate(zip(clusters, choice, strict=True))]
+        parts.append((-1, static, ()))
+        for k, cl, cfg in parts:
+            states, res = self._evaluate(k, cl, cfg)
+            for pos in cl.lines:
+                composed[pos] = states[pos]
+            reservations.update(res)
+            boosted.update(v.cand.order for v, o in zip(cl.vars, cfg, strict=True) if o == BOOST)
+        if not self.basket:
+            return composed
+        out: States = [st.copy() if st is not None else None for st in composed]
+        for c in self.basket:
+            if c.order in boosted:
+                compute_basket(c, out, reservations.get(c.order, []))
+        for c in self.basket:
+            if c.order not in boosted:
+                compute_basket(c, out, reserve(c, out))
+        return out
+
+    def _alone(self, c: Candidate) -> States:
+        """An exclusive basket-level promotion: it claims the basket, nothing else applies."""
+        states: States = [LineState.fresh(f) if f.discountable else None for f in self.facts]
+        reserved: Reservation = []
+        for pos in c.reach:
+            st = states[pos]
+            if st is not None:
+                reserved.append((pos, list(range(len(st.prices)))))
+        compute_basket(c, states, reserved)
+        return states
+
+    # --- scoring --------------------------------------------------------------------------------
+
+    def _tax(self, net: int, rate: int) -> int:
+        key = (net, rate)
+        tax = self._tax_memo.get(key)
+        if tax is None:
+            tax = self._tax_memo[key] = tax_exclusive(net, rate)
+        return tax
+
+    def key(self, states: States, positions: Iterable[int], choice: tuple[int, ...]) -> Key:
+        """The ranking key of an outcome over ``positions`` (smaller is better)."""
+        vec = [0] * len(self.cands)
+        payable = 0
+        by_class: dict[tuple[str, int], int] = {}
+        for pos in positions:
+            f = self.facts[pos]
+            st = states[pos]
+            if st is None:
+                net = f.gross
+            else:
+                net = st.net
+                for order, amount in st.disc.items():
+                    vec[order] += amount
+            payable += net
+            if not self.inclusive:
+                if self.per_receipt:
+                    k = (f.tax_class, f.rate_ppm)
+                    by_class[k] = by_class.get(k, 0) + net
+                else:
+                    payable += self._tax(net, f.rate_ppm)
+        for (_, rate), net in by_class.items():
+            payable += self._tax(net, rate)
+        return (payable, -sum(vec), tuple(-v for v in vec), choice)
+
+    # --- incremental scoring -------------------------------------------------------------------
+    #
+    # With tax-inclusive prices and plain basket offers whose lines nest (each later offer covers
+    # all or none of an earlier offer's lines), the whole basket's key follows from a few sums
+    # per cluster: its net after item-level promotions, per basket offer the current amount of
+    # the units that offer may take (not owned by an exclusive promotion), and its item-level
+    # discounts. An earlier offer's discount then lies entirely inside a later offer's units or
+    # entirely outside them, so no per-line split is needed to know the later offer's base. The
+    # key is identical to :meth:`key` of the assembled basket (a test checks this), at a cost
+    # per alternative of the cluster's size instead of the basket's.
+
+    def _fast_ok(self) -> bool:
+        if not self.inclusive or not self.basket:
+            return False
+        groups: dict[str, int] = {}
+        for c in self.cands:
+            if c.rule.group is not None:
+                groups[c.rule.group] = groups.get(c.rule.group, 0) + 1
+        reaches = self._basket_reach
+        for j, c in enumerate(self.basket):
+            if c.order in self._options_by_order:
+                return False
+            if c.rule.group is not None and groups[c.rule.group] > 1:
+                return False
+            for earlier in reaches[:j]:
+                if not (earlier <= reaches[j] or earlier.isdisjoint(reaches[j])):
+                    return False
+        return True
+
+    def _summary(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> _Summary:
+        cached = self._summaries.get((index, config))
+        if cached is not None:
+            return cached
+        states = self._evaluate(index, cluster, config)[0]
+        net = 0
+        avail = [0] * len(self.basket)
+        vec: dict[int, int] = {}
+        for pos in cluster.lines:
+            st = states[pos]
+            if st is None:
+                net += self.facts[pos].gross
+                continue
+            net += st.net
+            for order, amount in st.disc.items():
+                vec[order] = vec.get(order, 0) + amount
+            free: int | None = None
+            for j, reach in enumerate(self._basket_reach):
+                if pos in reach:
+                    if free is None:
+                        free = sum(
+                            p for p, m in zip(st.prices, st.masks, strict=True) if not m & EXCLUSIVE
+                        )
+                    avail[j] += free
+        summary = _Summary(net, tuple(avail), tuple(sorted(vec.items())))
+        self._summaries[(index, config)] = summary
+        return summary
+
+    def _fast_key(self, parts: Sequence[_Summary], choice: tuple[int, ...]) -> Key:
+        vec = [0] * len(self.cands)
+        net = 0
+        avail = [0] * len(self.basket)
+        for part in parts:
+            net += part.net
+            for j, a in enumerate(part.avail):
+                avail[j] += a
+            for order, amount in part.vec:
+                vec[order] += amount
+        taken: list[int] = []
+        reaches = self._basket_reach
+        for j, c in enumerate(self.basket):
+            base = avail[j] - sum(
+                d for jj, d in enumerate(taken) if d and reaches[jj] <= reaches[j]
+            )
+            reward = c.rule.reward
+            if isinstance(reward, PercentOff):
+                d = percent_of(base, reward.basis_points, Rounding.HALF_UP)
+            else:
+                assert isinstance(reward, AmountOff)
+                d = min(reward.amount, base)
+            taken.append(d)
+            vec[c.order] += d
+            net -= d
+        return (net, -sum(vec), tuple(-v for v in vec), choice)
+
+    def _signature(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> object:
+        """Everything about a cluster's outcome that the rest of the basket can see."""
+        states, reservations = self._evaluate(index, cluster, config)
+        lines = []
+        for pos in cluster.lines:
+            st = states[pos]
+            if st is not None:
+                lines.append((tuple(st.prices), tuple(st.masks), tuple(st.disc.items())))
+        boosted = tuple(
+            v.cand.order for v, o in zip(cluster.vars, config, strict=True) if o == BOOST
+        )
+        res = tuple(
+            (k, tuple((p, tuple(i)) for p, i in r)) for k, r in sorted(reservations.items())
+        )
+        return (tuple(lines), boosted, res)
+
+    def _distinct(self, index: int, cluster: _Cluster, fast: bool) -> list[tuple[int, ...]]:
+        """The cluster's arrangements with distinct outcomes, the first (smallest) of each.
+
+        Two arrangements with the same outcome differ only in key 4 (the arrangement itself),
+        where the earlier one in enumeration (lexicographic) order wins, so dropping the later
+        ones never changes the choice — it only shrinks the joint search.
+        """
+        seen: set[object] = set()
+        out = []
+        for config in cluster.configs():
+            sig = (
+                self._summary(index, cluster, config)
+                if fast
+                else self._signature(index, cluster, config)
+            )
+            if sig not in seen:
+                seen.add(sig)
+                out.append(config)
+        return out
+
+    # --- search ---------------------------------------------------------------------------------
+
+    def _best_in_cluster(self, index: int, cluster: _Cluster) -> tuple[int, ...]:
+        """Separable case: the cluster's best arrangement, judged on its own lines."""
+
+        def score(config: tuple[int, ...]) -> Key:
+            return self.key(self._evaluate(index, cluster, config)[0], cluster.lines, config)
+
+        if cluster.size <= SEARCH_LIMIT:
+            return _argmin(cluster.configs(), score)
+        self.exact = False
+        return _coordinate(cluster, score)
+
+    def _coupled(self, clusters: list[_Cluster], static: _Cluster) -> list[tuple[int, ...]]:
+        """Clusters interact through basket offers or receipt tax: judge the whole basket."""
+        fast = self._fast_ok()
+        everything = range(self.n)
+        static_summary = self._summary(-1, static, ()) if fast else None
+
+        def score(combo: Sequence[tuple[int, ...]]) -> Key:
+            flat = tuple(o for cfg in combo for o in cfg)
+            if static_summary is not None:
+                parts = [static_summary]
+                parts += [
+                    self._summary(k, cl, cfg)
+                    for k, (cl, cfg) in enumerate(zip(clusters, combo, strict=True))
+                ]
+                return self._fast_key(parts, flat)
+            return self.key(self._assemble(clusters, static, combo), everything, flat)
+
+        reps = [
+            self._distinct(k, cl, fast) if cl.size <= SEARCH_LIMIT else None
+            for k, cl in enumerate(clusters)
+        ]
+        if (
+            all(r is not None for r in reps)
+            and math.prod(len(r or ()) for r in reps) <= SEARCH_LIMIT
+        ):
+            combos: Iterable[tuple[tuple[int, ...], ...]] = itertools.product(
+                *(r or () for r in reps)
+            )
+            best = _argmin(combos, score)
+            return list(best)
+        self.exact = False
+        choice = [tuple(NORMAL for _ in cl.vars) for cl in clusters]
+        for k, cl in enumerate(clusters):
+
+            def within(config: tuple[int, ...], k: int = k) -> Key:
+                return score([*choice[:k], config, *choice[k + 1 :]])
+
+            rep = reps[k]
+            choice[k] = _argmin(rep, within) if rep is not None else _coordinate(cl, within)
+        return choice
+
+    def run(self) -> Resolution:
+        clusters, static = self._clusters()
+        coupled = bool(self.basket) or (not self.inclusive and self.per_receipt)
+        if coupled:
+            choice = self._coupled(clusters, static)
+        else:
+            choice = [self._best_in_cluster(k, cl) for k, cl in enumerate(clusters)]
+        states = self._assemble(clusters, static, choice)
+        if not self.outer:
+            return Resolution(states, None, self.exact, choice)
+        everything = range(self.n)
+        best: tuple[Key, States, Candidate | None] = (
+            self.key(states, everything, (0,)),
+            states,
+            None,
+        )
+        for c in self.outer:
+            alone = self._alone(c)
+            alone_key = self.key(alone, everything, (1, c.order))
+            if alone_key < best[0]:
+                best = (alone_key, alone, c)
+        return Resolution(best[1], best[2], self.exact, choice)
+
+
+def _argmin(items: Iterable[T], score: Callable[[T], Key]) -> T:
+    """The item with the smallest key; the first one on equal keys (keys here never tie)."""
+    best: tuple[Key, T] | None = None
+    for item in items:
+        key = score(item)
+        if best is None or key < best[0]:
+            best = (key, item)
+    if best is None:  # pragma: no cover - every search has at least one arrangement
+        raise ValueError("nothing to choose from")
+    return best[1]
+
+
+def _coordinate(cluster: _Cluster, score: Callable[[tuple[int, ...]], Key]) -> tuple[int, ...]:
+    """Too many arrangements: settle one promotion at a time, in rank order, others fixed."""
+    config = [NORMAL] * len(cluster.vars)
+    for j, var in enumerate(cluster.vars):
+        trials: list[tuple[int, ...]] = [(*config[:j], o, *config[j + 1 :]) for o in var.options]
+        picked = _argmin(trials, score)
+        config = list(picked)
+    return tuple(config)
+
+
+def resolve(
+    facts: Sequence[LineFacts],
+    cands: Sequence[Candidate],
+    *,
+    inclusive: bool,
+    per_receipt: bool,
+) -> Resolution:
+    """Apply ``cands`` (in rank order, ``order`` == index) to the basket, conflicts resolved."""
+    return _Search(facts, cands, inclusive=inclusive, per_receipt=per_receipt).run()
