@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from protocol.money import Rounding
+from protocol.money import Currency, Rounding
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,12 @@ class TillConfig:
     phone_hash_key_id: str = "k0"
     phone_hash_key: bytes = b""
     software_version: str = "0.1.0"
+    store_name: str = "Welcome"
+
+    @property
+    def money(self) -> Currency:
+        """The store's currency with its minor-unit exponent."""
+        return Currency(self.currency, self.currency_exponent)
 
     @property
     def tz(self) -> ZoneInfo:

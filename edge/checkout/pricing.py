@@ -295,29 +295,32 @@ class Pricer:
         ctx: PricingContext,
     ) -> list[Candidate]:
         index = self._index
-        targeted: dict[int, list[int]] = {}
-        rewarded: dict[int, list[int]] = {}
-        everything = index.everything
-        reward_everything = index.reward_everything
-        for pos, line in enumerate(lines):
-            if not facts[pos].discountable:
-                continue
-            hits = [*index.by_sku.get(line.sku, ()), *everything]
-            if line.category is not None:
-                hits += index.by_category.get(line.category, ())
-            for rank in hits:
-                targeted.setdefault(rank, []).append(pos)
-            r_hits = [*index.reward_by_sku.get(line.sku, ()), *reward_everything]
-            if line.category is not None:
-                r_hits += index.reward_by_category.get(line.category, ())
-            for rank in r_hits:
-                rewarded.setdefault(rank, []).append(pos)
+        # Which discountable lines each rule targets (and, for buy-get, rewards), in line order.
+        # All-items rules target every discountable line: one shared list, not one per line.
+        discountable = [pos for pos, f in enumerate(facts) if f.discountable]
+        targeted: dict[int, list[int]] = dict.fromkeys(index.everything, discountable)
+        rewarded: dict[int, list[int]] = dict.fromkeys(index.reward_everything, discountable)
+        for table, by_sku, by_category in (
+            (targeted, index.by_sku, index.by_category),
+            (rewarded, index.reward_by_sku, index.reward_by_category),
+        ):
+            for pos in discountable:
+                line = lines[pos]
+                hits = by_sku.get(line.sku, ())
+                if line.category is not None:
+                    hits = (*hits, *by_category.get(line.category, ()))
+                for rank in hits:
+                    found = table.get(rank)
+                    if found is None:
+                        table[rank] = [pos]
+                    elif found[-1] != pos:  # a line may match by SKU and by category
+                        found.append(pos)
 
         group_bits: dict[str, int] = {}
         cands: list[Candidate] = []
         for rank in sorted(targeted):
             rule = self._rules[rank]
-            target = sorted(set(targeted[rank]))  # a line may match by SKU and by category
+            target = targeted[rank]
             ok, coupon = conditions_met(rule, ctx, subtotal)
             if not ok:
                 continue
@@ -329,9 +332,7 @@ class Pricer:
             if rule.per_piece_only:
                 buy = tuple(p for p in target if facts[p].pieces)
                 if isinstance(reward, BuyGet) and reward.reward_target is not None:
-                    reward_reach = tuple(
-                        p for p in sorted(set(rewarded.get(rank, ()))) if facts[p].pieces
-                    )
+                    reward_reach = tuple(p for p in rewarded.get(rank, ()) if facts[p].pieces)
                     if not reward_reach:
                         continue
                 reach = tuple(sorted({*buy, *(reward_reach or ())}))

@@ -284,33 +284,36 @@ def _multi_buy(c: Candidate, reward: MultiBuy, states: States) -> None:
     of ``quantity``: for a fixed number of groups this gives the largest total saving. A group
     whose units already cost no more than ``price`` saves nothing and is not formed (and,
     the groups being in falling order, neither is any after it). Each group's saving is split
-    over its units by current price.
+    over its units by current price; every unit of a formed group is claimed, even at a zero
+    share (the group used it).
     """
-    units = _free(states, c.reach, c.block)
-    units.sort(key=lambda t: (-t[0], t[1], t[2]))
+    block = c.block
+    units: list[tuple[int, int, int]] = []  # (-price, pos, unit): sorts most expensive first
+    for pos in c.reach:
+        st = states[pos]
+        if st is not None:
+            masks = st.masks
+            units += [(-p, pos, i) for i, p in enumerate(st.prices) if not masks[i] & block]
     size = reward.quantity
     groups = len(units) // size
     if c.rule.cap is not None:
         groups = min(groups, c.rule.cap)
+    if not groups:
+        return
+    units.sort()
+    order, claim = c.order, c.claim
     for g in range(groups):
         group = units[g * size : (g + 1) * size]
-        saving = sum(p for p, _, _ in group) - reward.price
+        saving = -sum(u[0] for u in group) - reward.price
         if saving <= 0:
             break
-        shares = allocate(saving, [p for p, _, _ in group])
-        by_line: dict[int, tuple[list[int], list[int]]] = {}
-        for (_, pos, i), share in zip(group, shares, strict=True):
-            idxs, amounts = by_line.setdefault(pos, ([], []))
-            idxs.append(i)
-            amounts.append(share)
-        for pos, (idxs, amounts) in sorted(by_line.items()):
+        for (_, pos, i), share in zip(group, allocate(saving, [-u[0] for u in group]), strict=True):
             st = states[pos]
             assert st is not None
-            if sum(amounts) == 0:
-                for i in idxs:  # a unit used by the group is claimed even at a zero share
-                    st.masks[i] |= c.claim
-            else:
-                st.take(c.order, idxs, amounts, c.claim)
+            st.masks[i] |= claim
+            if share:
+                st.prices[i] -= share
+                st.disc[order] = st.disc.get(order, 0) + share
 
 
 def _buy_get(c: Candidate, reward: BuyGet, states: States) -> None:

@@ -79,12 +79,18 @@ from edge.checkout.rewards import (
 from protocol.messages.promotions import AmountOff, PercentOff
 from protocol.money import Rounding, percent_of, tax_exclusive
 
-__all__ = ["BOOST", "NORMAL", "OFF", "SEARCH_LIMIT", "Resolution", "resolve"]
+__all__ = ["BOOST", "CLUSTER_LIMIT", "JOINT_LIMIT", "NORMAL", "OFF", "Resolution", "resolve"]
 
 NORMAL, BOOST, OFF = 0, 1, 2
 
-SEARCH_LIMIT = 512
-"""The most arrangements searched exhaustively in one search (see the module docstring)."""
+CLUSTER_LIMIT = 16
+"""A cluster with at most this many arrangements is searched exhaustively."""
+
+JOINT_LIMIT = 64
+"""Clusters that interact are searched jointly while their combinations number at most this."""
+
+COORDINATE_PASSES = 3
+"""Passes of the one-promotion-at-a-time search for a cluster beyond :data:`CLUSTER_LIMIT`."""
 
 Key = tuple[int, int, tuple[int, ...], tuple[int, ...]]
 T = TypeVar("T")
@@ -148,6 +154,14 @@ class _Search:
         self.outer = [c for c in cands if c.basket and c.exclusive]
         self._tax_memo: dict[tuple[int, int], int] = {}
         self._summaries: dict[tuple[int, tuple[int, ...]], _Summary] = {}
+        self._cluster_pairs: dict[int, list[tuple[int, int]]] = {}
+        self._by_signature: dict[object, tuple[States, dict[int, Reservation]]] = {}
+        self._seen: set[object] = set()
+        self._step_cache: dict[tuple[int, tuple[int, ...]], list[Candidate]] = {}
+        self._applied: dict[
+            tuple[int, tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]],
+            tuple[tuple[list[int], list[int], int], ...],
+        ] = {}
         self._basket_reach = [frozenset(c.reach) for c in self.basket]
         self._options_by_order: dict[int, tuple[int, ...]] = {}
         self._cache: dict[tuple[int, tuple[int, ...]], tuple[States, dict[int, Reservation]]] = {}
@@ -242,19 +256,18 @@ class _Search:
 
     # --- evaluation -----------------------------------------------------------------------------
 
-    def _evaluate(
-        self, index: int, cluster: _Cluster, config: tuple[int, ...]
-    ) -> tuple[States, dict[int, Reservation]]:
-        """Run the item-level promotions of one cluster in one arrangement (cached)."""
-        cached = self._cache.get((index, config))
-        if cached is not None:
-            return cached
+    def _steps(self, cluster: _Cluster, config: tuple[int, ...]) -> list[Candidate]:
+        """The execution order of one arrangement (see the module docstring)."""
+        key = (id(cluster), config)
+        done = self._step_cache.get(key)
+        if done is not None:
+            return done
+        steps = self._order(cluster, config)
+        self._step_cache[key] = steps
+        return steps
+
+    def _order(self, cluster: _Cluster, config: tuple[int, ...]) -> list[Candidate]:
         status = {v.cand.order: o for v, o in zip(cluster.vars, config, strict=True)}
-        states: States = [None] * self.n
-        for pos in cluster.lines:
-            f = self.facts[pos]
-            if f.discountable:
-                states[pos] = LineState.fresh(f)
         steps: list[tuple[int, int, Candidate]] = []
         for c in cluster.relevant:
             o = status.get(c.order, NORMAL)
@@ -266,14 +279,93 @@ class _Search:
                 continue
             steps.append((0 if o == BOOST else 1 if c.exclusive else 2, c.order, c))
         steps.sort(key=lambda s: (s[0], s[1]))
+        return [c for _, _, c in steps]
+
+    def _pairs(self, index: int, cluster: _Cluster) -> list[tuple[int, int]]:
+        """The pairs of the cluster's promotions that share a line of the cluster."""
+        pairs = self._cluster_pairs.get(index)
+        if pairs is None:
+            inside = set(cluster.lines)
+            reach = [(c.order, inside.intersection(c.reach)) for c in cluster.relevant]
+            pairs = [
+                (a, b)
+                for i, (a, ra) in enumerate(reach)
+                for b, rb in reach[i + 1 :]
+                if not ra.isdisjoint(rb)
+            ]
+            self._cluster_pairs[index] = pairs
+        return pairs
+
+    def _order_signature(
+        self, index: int, cluster: _Cluster, steps: Sequence[Candidate]
+    ) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+        """Which promotions run, and which of each overlapping pair runs first.
+
+        Promotions that share no line touch disjoint state, so they commute: two execution
+        orders that agree on every overlapping pair give the same outcome. Arrangements with
+        the same signature are therefore evaluated once.
+        """
+        at = {c.order: i for i, c in enumerate(steps)}
+        order = tuple(at[a] < at[b] for a, b in self._pairs(index, cluster) if a in at and b in at)
+        return tuple(sorted(at)), order
+
+    def _evaluate(
+        self, index: int, cluster: _Cluster, config: tuple[int, ...]
+    ) -> tuple[States, dict[int, Reservation]]:
+        """Run the item-level promotions of one cluster in one arrangement (cached)."""
+        cached = self._cache.get((index, config))
+        if cached is not None:
+            return cached
+        steps = self._steps(cluster, config)
+        sig = (index, self._order_signature(index, cluster, steps))
+        same = self._by_signature.get(sig)
+        if same is not None:
+            self._cache[(index, config)] = same
+            return same
+        states: States = [None] * self.n
+        for pos in cluster.lines:
+            f = self.facts[pos]
+            if f.discountable:
+                states[pos] = LineState.fresh(f)
         reservations: dict[int, Reservation] = {}
-        for _, _, c in steps:
+        for c in steps:
             if c.basket:
                 reservations[c.order] = reserve(c, states)
             else:
-                apply_item(c, states, self.facts)
-        self._cache[(index, config)] = (states, reservations)
-        return states, reservations
+                self._apply(c, states)
+        result = (states, reservations)
+        self._cache[(index, config)] = self._by_signature[sig] = result
+        return result
+
+    def _is_new(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> bool:
+        """False if an earlier arrangement of the cluster has the same signature (same outcome)."""
+        sig = (index, self._order_signature(index, cluster, self._steps(cluster, config)))
+        if sig in self._seen:
+            return False
+        self._seen.add(sig)
+        return True
+
+    def _apply(self, c: Candidate, states: States) -> None:
+        """Apply item-level ``c``, reusing the result if it met the same line states before.
+
+        What a promotion does depends only on its own rule and the prices and claims of the
+        lines it may touch, so the arrangements of a cluster — which keep applying the same
+        promotion to the same states — share one computation per distinct input.
+        """
+        lines = [(pos, st) for pos in c.reach if (st := states[pos]) is not None]
+        key = (c.order, tuple((tuple(st.prices), tuple(st.masks)) for _, st in lines))
+        done = self._applied.get(key)
+        if done is None:
+            apply_item(c, states, self.facts)
+            self._applied[key] = tuple(
+                (st.prices[:], st.masks[:], st.disc.get(c.order, 0)) for _, st in lines
+            )
+            return
+        for (_, st), (prices, masks, amount) in zip(lines, done, strict=True):
+            st.prices = prices[:]
+            st.masks = masks[:]
+            if amount:
+                st.disc[c.order] = amount
 
     def _assemble(
         self,
@@ -459,6 +551,8 @@ class _Search:
         seen: set[object] = set()
         out = []
         for config in cluster.configs():
+            if not self._is_new(index, cluster, config):
+                continue
             sig = (
                 self._summary(index, cluster, config)
                 if fast
@@ -477,8 +571,10 @@ class _Search:
         def score(config: tuple[int, ...]) -> Key:
             return self.key(self._evaluate(index, cluster, config)[0], cluster.lines, config)
 
-        if cluster.size <= SEARCH_LIMIT:
-            return _argmin(cluster.configs(), score)
+        if cluster.size <= CLUSTER_LIMIT:
+            return _argmin(
+                (cfg for cfg in cluster.configs() if self._is_new(index, cluster, cfg)), score
+            )
         self.exact = False
         return _coordinate(cluster, score)
 
@@ -500,12 +596,12 @@ class _Search:
             return self.key(self._assemble(clusters, static, combo), everything, flat)
 
         reps = [
-            self._distinct(k, cl, fast) if cl.size <= SEARCH_LIMIT else None
+            self._distinct(k, cl, fast) if cl.size <= CLUSTER_LIMIT else None
             for k, cl in enumerate(clusters)
         ]
         if (
             all(r is not None for r in reps)
-            and math.prod(len(r or ()) for r in reps) <= SEARCH_LIMIT
+            and math.prod(len(r or ()) for r in reps) <= JOINT_LIMIT
         ):
             combos: Iterable[tuple[tuple[int, ...], ...]] = itertools.product(
                 *(r or () for r in reps)
@@ -560,12 +656,23 @@ def _argmin(items: Iterable[T], score: Callable[[T], Key]) -> T:
 
 
 def _coordinate(cluster: _Cluster, score: Callable[[tuple[int, ...]], Key]) -> tuple[int, ...]:
-    """Too many arrangements: settle one promotion at a time, in rank order, others fixed."""
+    """Too many arrangements: settle one promotion at a time, in rank order, others fixed.
+
+    Starts from the normal order and keeps a change only if it ranks better; repeats the pass
+    until nothing changes (at most :data:`COORDINATE_PASSES` times). Deterministic, and never
+    worse than the normal order, but only a local optimum.
+    """
     config = [NORMAL] * len(cluster.vars)
-    for j, var in enumerate(cluster.vars):
-        trials: list[tuple[int, ...]] = [(*config[:j], o, *config[j + 1 :]) for o in var.options]
-        picked = _argmin(trials, score)
-        config = list(picked)
+    for _ in range(COORDINATE_PASSES):
+        before = tuple(config)
+        for j, var in enumerate(cluster.vars):
+            trials: list[tuple[int, ...]] = [
+                (*config[:j], o, *config[j + 1 :]) for o in var.options
+            ]
+            picked = _argmin(trials, score)
+            config = list(picked)
+        if tuple(config) == before:
+            break
     return tuple(config)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from edge.checkout import commands as cmd
+from edge.checkout import customer_display
 from edge.checkout import events as ev
 from edge.checkout.auth import check_pin
 from edge.checkout.batch import Batch, Refused
@@ -84,13 +85,17 @@ class SaleView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True):
-    """What the operator screen shows; the state stream sends this after every command."""
+    """What the operator screen shows; the state stream sends this after every command.
+
+    ``customer`` is the two lines of the customer's pole display.
+    """
 
     cashier: str | None
     shift_id: str | None
     sale: SaleView | None
     last_receipt: str | None
     last_change: int | None
+    customer: tuple[str, str]
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +129,7 @@ class Till:
         self.sale: Sale | None = None
         self.last_completed: Sale | None = None
         self.last_change: int | None = None
+        self._greet = False
         self._load()
 
     # --- start-up: rebuild from the store -----------------------------------------------------
@@ -142,7 +148,17 @@ class Till:
                     self.shift = event
         row = self.conn.execute("SELECT sale_id FROM sales WHERE status = 'open'").fetchone()
         if row is not None:
-            self.sale = fold(journal.read_stream(self.conn, row[0]))
+            events = list(journal.read_stream(self.conn, row[0]))
+            self.sale = fold(events)
+            self._greet = isinstance(events[-1], ev.MemberAttached)
+        row = self.conn.execute(
+            "SELECT sale_id FROM sales WHERE status = 'completed' "
+            "ORDER BY closed_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            self.last_completed = fold(journal.read_stream(self.conn, row[0]))
+            if self.last_completed is not None and self.last_completed.tenders:
+                self.last_change = self.last_completed.tenders[-1].change
 
     # --- the one entry point ------------------------------------------------------------------
 
@@ -213,24 +229,24 @@ class Till:
             if self.last_completed is not None and str(self.last_completed.sale_id) == stream:
                 self.last_completed = apply(self.last_completed, event)
         elif isinstance(event, ev.SaleEvent):
-            if isinstance(event, ev.TenderAdded):
-                self.last_change = event.change
             current = (
                 self.sale if self.sale is not None and str(self.sale.sale_id) == stream else None
             )
             if current is None and not isinstance(event, ev.SaleOpened | ev.SaleResumed):
                 return
             if isinstance(event, ev.SaleResumed):
-                current = fold(journal.read_stream(self.conn, stream))
-                self.sale = current
+                self.sale = fold(journal.read_stream(self.conn, stream))
+                self._greet = False
                 return
             sale = apply(current, event)
+            self._greet = isinstance(event, ev.MemberAttached)
             if sale.status == "open":
                 self.sale = sale
             else:
                 self.sale = None
                 if sale.status == "completed":
                     self.last_completed = sale
+                    self.last_change = sale.tenders[-1].change if sale.tenders else None
 
     # --- helpers the handlers share -----------------------------------------------------------
 
@@ -351,6 +367,7 @@ class Till:
 
     def view(self) -> View:
         sale_view = None
+        total = due = 0
         if self.sale is not None:
             sale = self.sale
             priced = self.price(sale)
@@ -385,6 +402,7 @@ class Till:
                 member_points=sale.member.points if sale.member else None,
                 recommendation=sale.member.recommendation if sale.member else None,
             )
+            total, due = priced.total, sale_view.due
         last = self.last_completed.record if self.last_completed is not None else None
         return View(
             cashier=self.session.cashier_id if self.session else None,
@@ -392,4 +410,13 @@ class Till:
             sale=sale_view,
             last_receipt=last.receipt_no if last is not None else None,
             last_change=self.last_change,
+            customer=customer_display.lines(
+                self.sale,
+                total=total,
+                due=due,
+                currency=self.config.money,
+                store_name=self.config.store_name,
+                change=self.last_change,
+                greet=self._greet,
+            ),
         )
