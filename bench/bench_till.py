@@ -94,3 +94,5 @@ def test_peak_rss_with_50000_item_catalog(benchmark: BenchmarkFixture, tmp_path:
     finally:
         proc.terminate()
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
