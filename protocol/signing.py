@@ -139,20 +139,24 @@ RunningVersion = Callable[[str, DocScope], int | None]
 
 def signed_bytes(key_id: str, payload: Mapping[str, Any]) -> bytes:
     """The exact bytes the signature covers."""
-    return DOMAIN + key_id.encode("ascii") + b"\n" + canonical_json(payload)
+    return _signed(key_id, canonical_json(payload))
+
+
+def _signed(key_id: str, canonical_payload: bytes) -> bytes:
+    return DOMAIN + key_id.encode("ascii") + b"\n" + canonical_payload
 
 
 def sign_document(doc: Document[Any], private_key: Ed25519PrivateKey, key_id: str) -> bytes:
     """Sign ``doc`` and return its wire form (the payload is sent in canonical form)."""
     if not _valid_key_id(key_id):
         raise ProtocolError(f"key id must match {ID_PATTERN}, got {key_id!r}")
-    payload = document_to_builtins(doc)
-    decode_document_payload(canonical_json(payload))  # refuse to sign what a till would refuse
-    sig = private_key.sign(signed_bytes(key_id, payload))
+    canonical = canonical_json(document_to_builtins(doc))
+    decode_document_payload(canonical)  # refuse to sign what a till would refuse
+    sig = private_key.sign(_signed(key_id, canonical))
     return b"".join(
         (
             b'{"payload":',
-            canonical_json(payload),
+            canonical,
             b',"key_id":',
             canonical_json(key_id),
             b',"sig":"',
@@ -204,7 +208,7 @@ def verify_document(
     if sig is None or len(sig) != 64:
         raise DocumentRejectedError(Reason.BAD_SIGNATURE, "signature is not 64 bytes of base64url")
     try:
-        key.verify(sig, DOMAIN + wire.key_id.encode("ascii") + b"\n" + canonical)
+        key.verify(sig, _signed(wire.key_id, canonical))
     except InvalidSignature:
         raise DocumentRejectedError(
             Reason.BAD_SIGNATURE, f"signature does not verify under key {wire.key_id!r}"
