@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.checkout.config import TillConfig
+from protocol.barcodes import LAYOUT_SETS
 from protocol.money import Rounding
 
 
@@ -65,6 +66,14 @@ def load(path: Path) -> Settings:
             raise SettingsError(
                 f"{path}: cash_rounding must be half_up, down, up or half_even"
             ) from None
+    if "barcode_layouts" in checkout:
+        names = tuple(str(n) for n in checkout["barcode_layouts"])
+        unknown_sets = [n for n in names if n not in LAYOUT_SETS]
+        if unknown_sets:
+            raise SettingsError(
+                f"{path}: unknown barcode_layouts {unknown_sets}; known: {sorted(LAYOUT_SETS)}"
+            )
+        checkout["barcode_layouts"] = names
     if "phone_hash_key" in checkout:
         checkout["phone_hash_key"] = bytes.fromhex(str(checkout["phone_hash_key"]))
     try:

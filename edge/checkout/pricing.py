@@ -192,7 +192,7 @@ class PricedBasket:
 
 
 def _check_int(value: object, what: str, line_no: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int:  # exactly int: bool, float, Decimal are refused
         raise PricingError(f"line {line_no}: {what} must be an int, got {type(value).__name__}")
     return value
 
@@ -203,7 +203,8 @@ def _facts(pos: int, line: BasketLine, rates: Mapping[str, int]) -> LineFacts:
     qty = _check_int(line.qty, "qty", no)
     unit_price = _check_int(line.unit_price, "unit_price", no)
     price_per = _check_int(line.price_per, "price_per", no)
-    if line.tax_class not in rates:
+    rate = rates.get(line.tax_class)
+    if rate is None:
         raise PricingError(
             f"line {no}: unknown tax class {line.tax_class!r} (known: {', '.join(sorted(rates))})"
         )
@@ -216,6 +217,8 @@ def _facts(pos: int, line: BasketLine, rates: Mapping[str, int]) -> LineFacts:
         gross = _check_int(override, "gross_override", no)
         if gross < 0:
             raise PricingError(f"line {no}: gross_override must be >= 0, got {gross}")
+    elif price_per == 1:
+        gross = unit_price * qty  # exact: nothing to round
     else:
         gross = divide(unit_price * qty, price_per, Rounding.HALF_UP)
     if gross > MAX_ABS_MINOR:
@@ -229,15 +232,7 @@ def _facts(pos: int, line: BasketLine, rates: Mapping[str, int]) -> LineFacts:
     else:
         units = (gross,)
     return LineFacts(
-        pos=pos,
-        gross=gross,
-        rate_ppm=rates[line.tax_class],
-        tax_class=line.tax_class,
-        pieces=pieces,
-        fixed_gross=override is not None,
-        qty=qty,
-        price_per=price_per,
-        units=units,
+        pos, gross, rate, line.tax_class, pieces, override is not None, qty, price_per, units
     )
 
 

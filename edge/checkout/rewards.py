@@ -29,7 +29,7 @@ never exceeds its own weight, so no unit (and no line) ever goes below zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from edge.checkout.promotion_rules import Rule
 from protocol.messages.promotions import AmountOff, BuyGet, FixedPrice, MultiBuy, PercentOff
@@ -53,8 +53,7 @@ ANY = -1  # as a block mask: every bit blocks (an exclusive promotion needs unto
 _HALF_UP = Rounding.HALF_UP
 
 
-@dataclass(frozen=True, slots=True)
-class LineFacts:
+class LineFacts(NamedTuple):
     """What the engine needs to know about one basket line, fixed for one pricing call."""
 
     pos: int
@@ -121,7 +120,8 @@ class LineState:
 
     def base(self, idxs: Sequence[int]) -> int:
         """The current amount of units ``idxs`` (splitting pending shares only if it must)."""
-        total = sum(self.prices[i] for i in idxs)
+        prices = self.prices
+        total = sum(prices) if len(idxs) == len(prices) else sum(prices[i] for i in idxs)
         if not self.lazy:
             return total
         wanted = set(idxs)
@@ -146,8 +146,7 @@ class LineState:
         return total
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A promotion whose conditions hold for this sale, with the lines it may touch.
 
     ``order`` is its index in the sale's candidate list (global rank order); ``reach`` every
@@ -216,6 +215,40 @@ def _fixed_targets(facts: LineFacts, unit_price: int) -> list[int]:
     return [divide(unit_price * facts.qty, facts.price_per, _HALF_UP)]
 
 
+def _uncapped(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
+    """:func:`_per_unit` without ``max_applications``: every eligible unit, line by line."""
+    reward = c.rule.reward
+    block, order, claim = c.block, c.order, c.claim
+    for pos in c.reach:
+        st = states[pos]
+        if st is None:
+            continue
+        prices, masks = st.prices, st.masks
+        shares: list[int]
+        if isinstance(reward, PercentOff):
+            bp = reward.basis_points
+            idxs = [i for i, p in enumerate(prices) if p > 0 and not masks[i] & block]
+            if not idxs or not bp:
+                continue
+            if len(idxs) == 1:  # one unit takes the line's whole amount: nothing to split
+                shares = [percent_of(prices[idxs[0]], bp, _HALF_UP)]
+            else:
+                weights = [prices[i] for i in idxs]
+                shares = allocate(percent_of(sum(weights), bp, _HALF_UP), weights)
+        elif isinstance(reward, AmountOff):
+            a = reward.amount
+            idxs = [i for i, p in enumerate(prices) if p > 0 and not masks[i] & block]
+            shares = [min(a, prices[i]) for i in idxs]
+        elif isinstance(reward, FixedPrice):
+            targets = _fixed_targets(facts[pos], reward.unit_price)
+            idxs = [i for i, p in enumerate(prices) if p > targets[i] and not masks[i] & block]
+            shares = [prices[i] - targets[i] for i in idxs]
+        else:  # pragma: no cover - multi-buy and buy-get have their own functions
+            return
+        if idxs:
+            st.take(order, idxs, shares, claim)
+
+
 def _per_unit(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
     """Percent off, amount off, fixed price: each unit on its own, percentages per line.
 
@@ -224,6 +257,9 @@ def _per_unit(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
     line order then unit order.
     """
     reward = c.rule.reward
+    if c.rule.cap is None:
+        _uncapped(c, states, facts)
+        return
     picked: list[tuple[int, int, int]] = []  # (value, pos, unit)
     for pos in c.reach:
         st = states[pos]
@@ -427,7 +463,10 @@ def reserve(c: Candidate, states: States) -> Reservation:
         if st is None:
             continue
         masks = st.masks
-        idxs = [i for i, m in enumerate(masks) if not m & block]
+        if any(m & block for m in masks):
+            idxs = [i for i, m in enumerate(masks) if not m & block]
+        else:
+            idxs = list(range(len(masks)))
         for i in idxs:
             masks[i] |= claim
         if idxs:

@@ -34,27 +34,46 @@ touch. The engine picks the arrangement with
 2. the larger total discount, then
 3. the larger discount for the highest-ranked promotion, then the next (priority, then id —
    so on equal value the higher-priority promotion wins), then
-4. the fewest changes from the normal order, higher-ranked promotions first.
+4. the arrangement closest to the normal order: options compared promotion by promotion
+   (clusters in rank order of their first conflicting promotion, promotions by rank within a
+   cluster) with ``NORMAL`` before ``BOOST`` before ``OFF``.
 
 Keys 1-4 form a total order, and every step above depends only on the basket, the context and
 the promotions' own fields, never on input order: the result is deterministic.
 
 **What "best" is guaranteed.** Lines are grouped into *clusters*: lines linked by a
 conflicting promotion or by a promotion that looks across lines (multi-buy, buy-get, anything
-with ``max_applications``). Without basket-level promotions (and unless tax is added per
-receipt on top of prices) clusters cannot affect each other, so each cluster is searched on its
-own, exhaustively: the result is the exact optimum over *all* arrangements. Otherwise the
-clusters interact through the basket totals and the search is joint and exhaustive while the
-arrangements number at most :data:`SEARCH_LIMIT` — again the exact optimum. Beyond that
-(many independent conflicts plus a basket offer) clusters are decided one at a time in rank
-order, each exhaustively given the ones before: the best per cluster, not a global optimum.
-Arrangements are a family of orders, not every conceivable split of units between promotions:
-the general problem is weighted set packing (NP-hard), and a till answers within milliseconds.
+with ``max_applications``). Promotions of different clusters touch different lines.
 
-Because the search is exact whenever it fits, adding a promotion without stacking
-restrictions (not exclusive, no stack group, item-level) never raises the total: every old
-arrangement is still available with the new promotion in its normal place, where it only
-lowers prices and blocks nothing (exclusives ran before it).
+* A cluster with at most :data:`CLUSTER_LIMIT` arrangements is searched exhaustively; a larger
+  one one promotion at a time (coordinate search from the normal order, repeated until
+  nothing changes, at most :data:`COORDINATE_PASSES` passes) — a local optimum.
+* Without basket-level offers (and unless tax is added per receipt on top of prices) clusters
+  cannot affect each other's totals, so deciding each on its own is deciding them jointly.
+  With basket offers they interact through the basket total: the combinations of the
+  clusters' distinct outcomes are searched exhaustively while they number at most
+  :data:`JOINT_LIMIT`, otherwise clusters are decided one at a time in order, each given the
+  others.
+
+So when every search is exhaustive (``Resolution.exact``; in practice: a few conflicts per
+basket) the result is the exact optimum over *all* arrangements; beyond the limits it is the
+best per cluster given the others — never worse than the normal (priority) order. Either way
+"all arrangements" is a family of orders, not every conceivable split of units between
+promotions: the general problem is weighted set packing (NP-hard), and a till answers on every
+scan.
+
+Because an exhaustive search is exact, adding a promotion without stacking restrictions (not
+exclusive, no stack group, item-level) never raises the total when the search stays
+exhaustive: every old arrangement is still available with the new promotion in its normal
+place, where it only lowers prices and blocks nothing (the exclusives ran before it). The
+property tests check this (and "never worse than any single promotion alone") in that regime.
+
+**How it stays fast** (none of this changes a result): an arrangement is evaluated once per
+*order signature* — which of each pair of promotions sharing a line runs first; promotions
+on disjoint lines commute — and each promotion application is remembered by the exact state
+of the lines it reads. With tax-inclusive prices and plain basket offers the whole basket's
+key is computed from a few sums per cluster (see "incremental scoring"), and only
+arrangements tied on keys 1-2 have their key 3 built.
 """
 
 from __future__ import annotations
@@ -93,6 +112,7 @@ COORDINATE_PASSES = 3
 """Passes of the one-promotion-at-a-time search for a cluster beyond :data:`CLUSTER_LIMIT`."""
 
 Key = tuple[int, int, tuple[int, ...], tuple[int, ...]]
+_Totals = tuple[int, list[int], list[int], int]  # net, avail per basket offer, vector, its sum
 T = TypeVar("T")
 
 
@@ -123,6 +143,7 @@ class _Summary:
     net: int
     avail: tuple[int, ...]  # per plain basket offer: current amount of the units it may take
     vec: tuple[tuple[int, int], ...]  # (candidate order, item-level discount) on these lines
+    disc: int  # the sum of those discounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +184,15 @@ class _Search:
             tuple[tuple[list[int], list[int], int], ...],
         ] = {}
         self._basket_reach = [frozenset(c.reach) for c in self.basket]
+        self._offers_on: list[list[int]] = [[] for _ in range(self.n)]
+        for j, c in enumerate(self.basket):
+            for pos in c.reach:
+                self._offers_on[pos].append(j)
+        # For each basket offer, the earlier ones whose lines it contains (incremental scoring).
+        self._nested = [
+            [jj for jj in range(j) if self._basket_reach[jj] <= self._basket_reach[j]]
+            for j in range(len(self.basket))
+        ]
         self._options_by_order: dict[int, tuple[int, ...]] = {}
         self._cache: dict[tuple[int, tuple[int, ...]], tuple[States, dict[int, Reservation]]] = {}
         self.exact = True
@@ -171,10 +201,19 @@ class _Search:
 
     def _options(self) -> dict[int, tuple[int, ...]]:
         """The arrangement options of each conflicting candidate, by ``order``."""
+        if not any(c.rule.group is not None or (c.exclusive and not c.basket) for c in self.cands):
+            return {}  # nothing can conflict
+        # Only lines an exclusive item promotion or a stack-group member may touch can hold a
+        # conflict; index the candidates of those lines only.
+        hot: set[int] = set()
+        for c in self.cands:
+            if c.rule.group is not None or (c.exclusive and not c.basket):
+                hot.update(c.reach)
         on_line: dict[int, list[Candidate]] = {}
         for c in (*self.item, *self.basket):
             for pos in c.reach:
-                on_line.setdefault(pos, []).append(c)
+                if pos in hot:
+                    on_line.setdefault(pos, []).append(c)
         opts: dict[int, set[int]] = {}
         for cs in on_line.values():
             if len(cs) < 2:
@@ -317,11 +356,13 @@ class _Search:
         if cached is not None:
             return cached
         steps = self._steps(cluster, config)
-        sig = (index, self._order_signature(index, cluster, steps))
-        same = self._by_signature.get(sig)
-        if same is not None:
-            self._cache[(index, config)] = same
-            return same
+        sig: object = None
+        if index >= 0:  # the static block has one arrangement: no signature needed
+            sig = (index, self._order_signature(index, cluster, steps))
+            same = self._by_signature.get(sig)
+            if same is not None:
+                self._cache[(index, config)] = same
+                return same
         states: States = [None] * self.n
         for pos in cluster.lines:
             f = self.facts[pos]
@@ -331,10 +372,14 @@ class _Search:
         for c in steps:
             if c.basket:
                 reservations[c.order] = reserve(c, states)
+            elif index < 0:  # the static block runs once: nothing to remember
+                apply_item(c, states, self.facts)
             else:
                 self._apply(c, states)
         result = (states, reservations)
-        self._cache[(index, config)] = self._by_signature[sig] = result
+        self._cache[(index, config)] = result
+        if sig is not None:
+            self._by_signature[sig] = result
         return result
 
     def _is_new(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> bool:
@@ -372,6 +417,8 @@ class _Search:
         clusters: Sequence[_Cluster],
         static: _Cluster,
         choice: Sequence[tuple[int, ...]],
+        *,
+        final: bool = False,
     ) -> States:
         """The whole basket for one arrangement per cluster, basket-level promotions applied."""
         composed: States = [None] * self.n
@@ -387,7 +434,9 @@ class _Search:
             boosted.update(v.cand.order for v, o in zip(cl.vars, cfg, strict=True) if o == BOOST)
         if not self.basket:
             return composed
-        out: States = [st.copy() if st is not None else None for st in composed]
+        # Cached cluster outcomes are shared between arrangements: work on copies, except for
+        # the final assembly, after which nothing reads the caches again.
+        out = composed if final else [st.copy() if st is not None else None for st in composed]
         for c in self.basket:
             if c.order in boosted:
                 compute_basket(c, out, reservations.get(c.order, []))
@@ -486,41 +535,68 @@ class _Search:
             net += st.net
             for order, amount in st.disc.items():
                 vec[order] = vec.get(order, 0) + amount
-            free: int | None = None
-            for j, reach in enumerate(self._basket_reach):
-                if pos in reach:
-                    if free is None:
-                        free = sum(
-                            p for p, m in zip(st.prices, st.masks, strict=True) if not m & EXCLUSIVE
-                        )
+            offers = self._offers_on[pos]
+            if offers:
+                masks = st.masks
+                free = (
+                    sum(p for p, m in zip(st.prices, masks, strict=True) if not m & EXCLUSIVE)
+                    if any(m & EXCLUSIVE for m in masks)
+                    else sum(st.prices)
+                )
+                for j in offers:
                     avail[j] += free
-        summary = _Summary(net, tuple(avail), tuple(sorted(vec.items())))
+        summary = _Summary(net, tuple(avail), tuple(sorted(vec.items())), sum(vec.values()))
         self._summaries[(index, config)] = summary
         return summary
 
-    def _fast_key(self, parts: Sequence[_Summary], choice: tuple[int, ...]) -> Key:
-        vec = [0] * len(self.cands)
-        net = 0
+    def _totals(self, parts: Iterable[_Summary]) -> _Totals:
+        """Net, per-offer available amounts, discount vector and its sum, over summaries."""
+        net = disc = 0
         avail = [0] * len(self.basket)
+        vec = [0] * len(self.cands)
         for part in parts:
             net += part.net
+            disc += part.disc
             for j, a in enumerate(part.avail):
                 avail[j] += a
             for order, amount in part.vec:
                 vec[order] += amount
+        return net, avail, vec, disc
+
+    def _takes(self, avail: Sequence[int]) -> list[int]:
+        """What each plain basket offer takes, given the amounts available to each."""
         taken: list[int] = []
-        reaches = self._basket_reach
         for j, c in enumerate(self.basket):
-            base = avail[j] - sum(
-                d for jj, d in enumerate(taken) if d and reaches[jj] <= reaches[j]
-            )
+            base = avail[j] - sum(taken[jj] for jj in self._nested[j])
             reward = c.rule.reward
             if isinstance(reward, PercentOff):
-                d = percent_of(base, reward.basis_points, Rounding.HALF_UP)
+                taken.append(percent_of(base, reward.basis_points, Rounding.HALF_UP))
             else:
                 assert isinstance(reward, AmountOff)
-                d = min(reward.amount, base)
-            taken.append(d)
+                taken.append(min(reward.amount, base))
+        return taken
+
+    def _primary(self, parts: Iterable[_Summary], rest: _Totals) -> tuple[int, int]:
+        """Keys 1 and 2 (payable, minus total discount) of ``rest`` plus ``parts``: cheap."""
+        net, avail, disc = rest[0], list(rest[1]), rest[3]
+        for part in parts:
+            net += part.net
+            disc += part.disc
+            for j, a in enumerate(part.avail):
+                avail[j] += a
+        taken = sum(self._takes(avail))
+        return (net - taken, -(disc + taken))
+
+    def _fast_primary(self, part: _Summary, rest: _Totals) -> tuple[int, int]:
+        return self._primary((part,), rest)
+
+    def _fast_key(self, part: _Summary, rest: _Totals, choice: tuple[int, ...]) -> Key:
+        """The full key of ``rest`` plus one summary."""
+        net, avail, vec, _ = self._totals([part])
+        net += rest[0]
+        avail = [a + b for a, b in zip(avail, rest[1], strict=True)]
+        vec = [a + b for a, b in zip(vec, rest[2], strict=True)]
+        for c, d in zip(self.basket, self._takes(avail), strict=True):
             vec[c.order] += d
             net -= d
         return (net, -sum(vec), tuple(-v for v in vec), choice)
@@ -580,44 +656,99 @@ class _Search:
 
     def _coupled(self, clusters: list[_Cluster], static: _Cluster) -> list[tuple[int, ...]]:
         """Clusters interact through basket offers or receipt tax: judge the whole basket."""
+        if not clusters:
+            return []
         fast = self._fast_ok()
         everything = range(self.n)
-        static_summary = self._summary(-1, static, ()) if fast else None
-
-        def score(combo: Sequence[tuple[int, ...]]) -> Key:
-            flat = tuple(o for cfg in combo for o in cfg)
-            if static_summary is not None:
-                parts = [static_summary]
-                parts += [
-                    self._summary(k, cl, cfg)
-                    for k, (cl, cfg) in enumerate(zip(clusters, combo, strict=True))
-                ]
-                return self._fast_key(parts, flat)
-            return self.key(self._assemble(clusters, static, combo), everything, flat)
-
         reps = [
             self._distinct(k, cl, fast) if cl.size <= CLUSTER_LIMIT else None
             for k, cl in enumerate(clusters)
         ]
-        if (
+        joint = (
             all(r is not None for r in reps)
             and math.prod(len(r or ()) for r in reps) <= JOINT_LIMIT
-        ):
-            combos: Iterable[tuple[tuple[int, ...], ...]] = itertools.product(
-                *(r or () for r in reps)
-            )
-            best = _argmin(combos, score)
-            return list(best)
+        )
+
+        if not fast:
+
+            def full(combo: Sequence[tuple[int, ...]]) -> Key:
+                flat = tuple(o for cfg in combo for o in cfg)
+                return self.key(self._assemble(clusters, static, combo), everything, flat)
+
+            if joint:
+                combos: Iterable[tuple[tuple[int, ...], ...]] = itertools.product(
+                    *(r or () for r in reps)
+                )
+                best_combo = _argmin(combos, full)
+                return list(best_combo)
+            self.exact = False
+            choice = [tuple(NORMAL for _ in cl.vars) for cl in clusters]
+            for k, cl in enumerate(clusters):
+
+                def within(config: tuple[int, ...], k: int = k) -> Key:
+                    return full([*choice[:k], config, *choice[k + 1 :]])
+
+                rep = reps[k]
+                choice[k] = _argmin(rep, within) if rep is not None else _coordinate(cl, within)
+            return choice
+
+        # Incremental scoring: a combination's key from summaries (see "incremental scoring").
+        static_part = self._summary(-1, static, ())
+        if joint:
+            rest = self._totals([static_part])
+            combos = itertools.product(*(r or () for r in reps))
+            summaries = [
+                {cfg: self._summary(k, cl, cfg) for cfg in reps[k] or ()}
+                for k, cl in enumerate(clusters)
+            ]
+
+            def primary(combo: tuple[tuple[int, ...], ...]) -> tuple[int, int]:
+                return self._primary((summaries[k][cfg] for k, cfg in enumerate(combo)), rest)
+
+            def whole(combo: tuple[tuple[int, ...], ...]) -> Key:
+                part = self._merge(
+                    [
+                        self._summary(k, cl, cfg)
+                        for k, (cl, cfg) in enumerate(zip(clusters, combo, strict=True))
+                    ]
+                )
+                return self._fast_key(part, rest, tuple(o for cfg in combo for o in cfg))
+
+            picked = _argmin_two_phase(combos, primary, whole)
+            return list(picked)
         self.exact = False
         choice = [tuple(NORMAL for _ in cl.vars) for cl in clusters]
         for k, cl in enumerate(clusters):
+            # Everything but cluster k is fixed while it is decided: sum the rest once.
+            others = self._totals(
+                [static_part]
+                + [self._summary(j, c, choice[j]) for j, c in enumerate(clusters) if j != k]
+            )
 
-            def within(config: tuple[int, ...], k: int = k) -> Key:
-                return score([*choice[:k], config, *choice[k + 1 :]])
+            def cheap(
+                config: tuple[int, ...], k: int = k, cl: _Cluster = cl, rest: _Totals = others
+            ) -> tuple[int, int]:
+                return self._fast_primary(self._summary(k, cl, config), rest)
+
+            def exact_key(
+                config: tuple[int, ...], k: int = k, cl: _Cluster = cl, rest: _Totals = others
+            ) -> Key:
+                flat = tuple(o for cfg in (*choice[:k], config, *choice[k + 1 :]) for o in cfg)
+                return self._fast_key(self._summary(k, cl, config), rest, flat)
 
             rep = reps[k]
-            choice[k] = _argmin(rep, within) if rep is not None else _coordinate(cl, within)
+            if rep is not None:
+                choice[k] = _argmin_two_phase(rep, cheap, exact_key)
+            else:
+                choice[k] = _coordinate(cl, exact_key)
         return choice
+
+    def _merge(self, parts: Sequence[_Summary]) -> _Summary:
+        """One summary for several clusters' summaries."""
+        if len(parts) == 1:
+            return parts[0]
+        net, avail, vec, disc = self._totals(parts)
+        return _Summary(net, tuple(avail), tuple((o, v) for o, v in enumerate(vec) if v), disc)
 
     def run(self) -> Resolution:
         clusters, static = self._clusters()
@@ -626,7 +757,7 @@ class _Search:
             choice = self._coupled(clusters, static)
         else:
             choice = [self._best_in_cluster(k, cl) for k, cl in enumerate(clusters)]
-        states = self._assemble(clusters, static, choice)
+        states = self._assemble(clusters, static, choice, final=True)
         if not self.outer:
             return Resolution(states, None, self.exact, choice)
         everything = range(self.n)
@@ -653,6 +784,25 @@ def _argmin(items: Iterable[T], score: Callable[[T], Key]) -> T:
     if best is None:  # pragma: no cover - every search has at least one arrangement
         raise ValueError("nothing to choose from")
     return best[1]
+
+
+def _argmin_two_phase(
+    items: Iterable[T], primary: Callable[[T], tuple[int, int]], full: Callable[[T], Key]
+) -> T:
+    """:func:`_argmin` by ``full``, whose first two parts are ``primary`` (cheap to compute).
+
+    Only the items tied on ``primary`` need their full key, so the result is the same as
+    ranking every item by ``full`` — at a fraction of the cost.
+    """
+    best: tuple[int, int] | None = None
+    ties: list[T] = []
+    for item in items:
+        p = primary(item)
+        if best is None or p < best:
+            best, ties = p, [item]
+        elif p == best:
+            ties.append(item)
+    return ties[0] if len(ties) == 1 else _argmin(ties, full)
 
 
 def _coordinate(cluster: _Cluster, score: Callable[[tuple[int, ...]], Key]) -> tuple[int, ...]:

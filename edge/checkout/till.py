@@ -28,7 +28,7 @@ from edge.checkout import customer_display
 from edge.checkout import events as ev
 from edge.checkout.auth import check_pin
 from edge.checkout.batch import Batch, Refused
-from edge.checkout.config import TillConfig
+from edge.checkout.config import TillConfig, with_device_config
 from edge.checkout.handlers import HANDLERS
 from edge.checkout.pricing import (
     BasketLine,
@@ -42,6 +42,7 @@ from edge.checkout.pricing import (
 from edge.checkout.state import Sale, apply, fold
 from edge.store import journal
 from edge.store.db import transaction
+from edge.store.documents import device_config
 from protocol.errors import MessageError
 from protocol.ids import uuid7
 from protocol.messages import Body, encode_event, make_event
@@ -118,7 +119,8 @@ class Till:
         online: Callable[[], bool] = lambda: False,
     ) -> None:
         self.conn = conn
-        self.config = config
+        hq = device_config(conn)
+        self.config = with_device_config(config, hq) if hq is not None else config
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.entropy = entropy
         self.online = online

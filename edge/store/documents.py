@@ -14,7 +14,7 @@ from datetime import datetime
 import msgspec
 
 from edge.store.db import transaction
-from protocol.messages.downlink import MemberCache, PriceBook
+from protocol.messages.downlink import DeviceConfig, MemberCache, PriceBook
 from protocol.messages.promotions import PromotionSet
 
 
@@ -205,3 +205,22 @@ def add_cashier(
             "pin_hash = excluded.pin_hash, active = 1",
             (cashier_id, name, role, pin_hash),
         )
+
+
+def apply_device_config(
+    conn: sqlite3.Connection, config: DeviceConfig, *, version: int, doc_id: str, at: datetime
+) -> None:
+    """Store HQ's settings for this till; the till reads them at start."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('device_config', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (msgspec.json.encode(config).decode(),),
+        )
+        _record(conn, "device_config", "device", version=version, doc_id=doc_id, at=at)
+
+
+def device_config(conn: sqlite3.Connection) -> DeviceConfig | None:
+    """The device config last applied, if any."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'device_config'").fetchone()
+    return msgspec.json.decode(row[0], type=DeviceConfig) if row else None

@@ -71,7 +71,12 @@ def _find(till: Till, c: cmd.AddItem) -> Found:
         raise Refused("scan a barcode or key a PLU")
     try:
         if c.code is not None:
-            return by_scan(till.conn, c.code, currency_exponent=till.config.currency_exponent)
+            return by_scan(
+                till.conn,
+                c.code,
+                layouts=till.config.layouts,
+                currency_exponent=till.config.currency_exponent,
+            )
     except CatalogError as exc:
         raise Refused(str(exc)) from None
     item: CatalogItem | None

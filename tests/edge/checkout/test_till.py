@@ -11,9 +11,20 @@ from edge.checkout import commands as cmd
 from edge.checkout.state import Sale, fold
 from edge.checkout.till import Till
 from edge.store import journal
+from edge.store.db import open_store
+from edge.store.documents import apply_device_config, apply_price_book
+from protocol import barcodes
 from protocol.messages import decode_event
+from protocol.messages.downlink import (
+    CashRounding,
+    DeviceConfig,
+    LoyaltyRules,
+    PriceBook,
+    Tier,
+    TrustedKey,
+)
 from protocol.messages.uplink import RefundCompleted, SaleCompleted
-from tests.edge.tillkit import MANAGER, Clock, ok, open_till, ready
+from tests.edge.tillkit import MANAGER, T0, Clock, item, ok, open_till, ready, seed_store
 
 
 @pytest.fixture
@@ -263,3 +274,69 @@ def test_restart_rebuilds_the_open_sale_exactly(tmp_path: Path) -> None:
     assert msgspec.to_builtins(again.view()) == msgspec.to_builtins(before)
     assert again.sale is not None
     assert fold(journal.read_stream(again.conn, str(again.sale.sale_id))) == again.sale
+
+
+def test_weight_labels_from_the_scale_carry_their_own_weight(tmp_path: Path) -> None:
+    """A Swedish label scale prints 23 + item + weight in grams; the till takes the label."""
+    layout = barcodes.LAYOUTS["gs1-se-weight-3dp"]
+    code = barcodes.encode_variable_measure(layout, "123456", 1234, prefix="23")
+    parsed = barcodes.parse_variable_measure(code, layouts=(layout,))
+    assert parsed is not None
+    path = tmp_path / "till.db"
+    seed_store(path)
+    conn = open_store(path)
+    book = PriceBook(
+        mode="delta",
+        base_version=1,
+        currency="EUR",
+        prices_include_tax=True,
+        tax_classes=[],
+        items=[
+            item("CHEESE", 1990, price_per=1000, uom="g", weighed=True, gtins=[parsed.lookup_key])
+        ],
+        removed=[],
+    )
+    apply_price_book(conn, book, version=2, doc_id="pb-2", at=T0)
+    conn.close()
+    t = ready(open_till(path, barcode_layouts=("gs1-se",)))
+    reply = ok(t, cmd.AddItem(code=code))
+    assert reply.view.sale is not None
+    line = reply.view.sale.lines[0]
+    assert (line.qty, line.uom, line.gross) == (1234, "g", 2456)  # 19.90/kg x 1.234 kg
+
+
+def test_hq_device_config_overrides_the_local_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "till.db"
+    seed_store(path)
+    conn = open_store(path)
+    doc = DeviceConfig(
+        store_name="Corner Shop",
+        store_address=["1 High St"],
+        tax_id=None,
+        receipt_footer=[],
+        currency="CHF",
+        timezone="Europe/Zurich",
+        tax_rounding="per_receipt",
+        cash_rounding=CashRounding(coin=5, mode="half_up"),
+        feedback_enabled=False,
+        max_discount_bp_without_manager=1000,
+        loyalty=LoyaltyRules(
+            points_per_unit=2,
+            category_multipliers_pct={"drinks": 200},
+            redeem_minor_per_point=1,
+            tiers=[Tier(id="gold", name="Gold", min_rolling_spend=0, multiplier_pct=150)],
+            rolling_window_days=365,
+            default_offline_redeem_limit=100,
+        ),
+        trusted_keys=[TrustedKey(key_id="hq-1", public_key="A" * 43)],
+        phone_hash_keys=[],
+        country_code="41",
+        status_interval_s=60,
+    )
+    apply_device_config(conn, doc, version=3, doc_id="dc-3", at=T0)
+    conn.close()
+    t = ready(open_till(path))
+    assert (t.config.currency, t.config.cash_coin, t.config.tax_per_receipt) == ("CHF", 5, True)
+    assert t.config.loyalty.tier_multipliers_pct == {"gold": 150}
+    assert t.view().customer[0].startswith("Corner Shop")
+    refused(t, cmd.Feedback(rating=5), "not collected")
