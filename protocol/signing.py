@@ -167,7 +167,7 @@ def sign_document(doc: Document[Any], private_key: Ed25519PrivateKey, key_id: st
 
 
 def verify_document(
-    data: bytes,
+    data: bytes | bytearray,
     *,
     keyring: Keyring,
     identity: DeviceIdentity,

@@ -81,7 +81,7 @@ def encode_event(event: Event[Any], *, max_bytes: int = UPLINK_MAX_BYTES) -> byt
 
 
 def decode_event(
-    data: bytes, *, registry: Registry = UPLINK, max_bytes: int = UPLINK_MAX_BYTES
+    data: bytes | bytearray, *, registry: Registry = UPLINK, max_bytes: int = UPLINK_MAX_BYTES
 ) -> Event[Body]:
     """Strictly decode an uplink event; a previous schema version is upgraded to the current one.
 
@@ -140,7 +140,7 @@ def document_to_builtins(doc: Document[Any]) -> dict[str, Any]:
 
 
 def decode_document_payload(
-    data: bytes, *, registry: Registry = DOWNLINK, prefix: str = "$"
+    data: bytes | bytearray, *, registry: Registry = DOWNLINK, prefix: str = "$"
 ) -> Document[Body]:
     """Strictly decode the (already authenticated) payload of a downlink document."""
     try:

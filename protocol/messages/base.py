@@ -310,7 +310,7 @@ def validation_error(exc: Exception, prefix: str = "$") -> MessageError:
     return MessageError(text[: m.start()], path)
 
 
-def check_size(data: bytes, max_bytes: int) -> None:
+def check_size(data: bytes | bytearray, max_bytes: int) -> None:
     """Refuse a payload over ``max_bytes`` before anything parses it."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MessageError(f"payload must be bytes, got {type(data).__name__}")

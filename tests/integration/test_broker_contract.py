@@ -127,7 +127,7 @@ def test_uplink_events_reach_a_shared_subscription_intact(
             ev = decode_event(msg.payload)
             assert (t.store, t.device, t.name) == (ev.store, ev.device, ev.type)
             assert ev.seq not in received, "a shared subscription delivered a message twice"
-            received[ev.seq] = msg.payload
+            received[ev.seq] = bytes(msg.payload)
             per_worker[name] += 1
     assert received == sent
     assert per_worker["a"] > 0, per_worker
