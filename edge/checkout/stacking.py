@@ -758,6 +758,10 @@ class _Search:
         else:
             choice = [self._best_in_cluster(k, cl) for k, cl in enumerate(clusters)]
         states = self._assemble(clusters, static, choice, final=True)
+        # The final assembly worked on the cached states in place: forget them, so nothing can
+        # ever build on an outcome that already carries basket discounts.
+        self._cache.clear()
+        self._by_signature.clear()
         if not self.outer:
             return Resolution(states, None, self.exact, choice)
         everything = range(self.n)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from edge.checkout.pricing import (
@@ -267,6 +269,31 @@ def test_deterministic_and_independent_of_promotion_order(
     assert Pricer(promos[::-1]).price(lines, ctx, tax) == first
 
 
+@contextmanager
+def search_log() -> Iterator[list[bool]]:
+    """Record, per pricing call, whether the stacking search was exhaustive.
+
+    Monotonicity and "never worse than one promotion alone" are guaranteed by the exhaustive
+    search (see ``edge.checkout.stacking``); beyond its limits the engine settles conflicts
+    one cluster at a time, which is deterministic but only a local optimum. The properties
+    that rely on the guarantee assume it held (with the generated sizes it nearly always does).
+    """
+    from unittest import mock
+
+    from edge.checkout import pricing, stacking
+
+    log: list[bool] = []
+    real = stacking.resolve
+
+    def spy(*args: Any, **kwargs: Any) -> stacking.Resolution:
+        result = real(*args, **kwargs)
+        log.append(result.exact)
+        return result
+
+    with mock.patch.object(pricing, "resolve", spy):
+        yield log
+
+
 @st.composite
 def plain_percent(draw: st.DrawFn) -> Promotion:
     """An item-level percent off without stacking restrictions (any target, cap, conditions)."""
@@ -295,8 +322,10 @@ def test_adding_an_unrestricted_percent_off_never_raises_the_total(
     tax: TaxSettings,
 ) -> None:
     base = [p for p in promos if p.id != added.id]
-    before = Pricer(base).price(lines, ctx, tax).total
-    after = Pricer([*base, added]).price(lines, ctx, tax).total
+    with search_log() as exact:
+        before = Pricer(base).price(lines, ctx, tax).total
+        after = Pricer([*base, added]).price(lines, ctx, tax).total
+    assume(all(exact))
     assert after <= before
 
 
@@ -305,7 +334,9 @@ def test_adding_an_unrestricted_percent_off_never_raises_the_total(
 def test_never_worse_than_no_promotion_or_any_single_promotion(
     lines: list[BasketLine], promos: list[Promotion], ctx: PricingContext, tax: TaxSettings
 ) -> None:
-    total = Pricer(promos).price(lines, ctx, tax).total
+    with search_log() as exact:
+        total = Pricer(promos).price(lines, ctx, tax).total
+    assume(all(exact))
     assert total <= Pricer([]).price(lines, ctx, tax).total
     for p in promos:
         assert total <= Pricer([p]).price(lines, ctx, tax).total
@@ -535,6 +566,15 @@ def test_single_use_coupon_that_gains_nothing_is_not_consumed() -> None:
 
 @HEAVY
 @given(basket_lines(max_size=12), promotions(), contexts, tax_settings)
+@example(  # found by the thorough profile: stale cached states after the final assembly
+    [line(1, "A", 11), line(2, "A", 0)],
+    [
+        promo("p1", PercentOff(basis_points=500), all_items=True, level="basket"),
+        promo("p4", PercentOff(basis_points=0), skus=("A",), exclusive=True),
+    ],
+    context(),
+    INCL,
+)
 def test_incremental_scores_equal_full_scores(
     lines: list[BasketLine], promos: list[Promotion], ctx: PricingContext, tax: TaxSettings
 ) -> None:
@@ -543,7 +583,6 @@ def test_incremental_scores_equal_full_scores(
 
     from edge.checkout import stacking
 
-    checked: list[int] = []
     real_run = stacking._Search.run
 
     def checking_run(self: stacking._Search) -> stacking.Resolution:
@@ -551,18 +590,20 @@ def test_incremental_scores_equal_full_scores(
         clusters, static = self._clusters()
         if not self._fast_ok():
             return result
+        rest = self._totals([self._summary(-1, static, ())])
         for k, cl in enumerate(clusters):
             for config in list(cl.configs())[:16]:
                 combo = [*result.choice[:k], config, *result.choice[k + 1 :]]
                 flat = tuple(o for cfg in combo for o in cfg)
-                parts = [self._summary(-1, static, ())]
-                parts += [
-                    self._summary(j, c, g)
-                    for j, (c, g) in enumerate(zip(clusters, combo, strict=True))
-                ]
+                part = self._merge(
+                    [
+                        self._summary(j, c, g)
+                        for j, (c, g) in enumerate(zip(clusters, combo, strict=True))
+                    ]
+                )
                 full = self.key(self._assemble(clusters, static, combo), range(self.n), flat)
-                assert self._fast_key(parts, flat) == full
-                checked.append(1)
+                assert self._fast_key(part, rest, flat) == full
+                assert self._fast_primary(part, rest) == full[:2]
         return result
 
     with mock.patch.object(stacking._Search, "run", checking_run):
@@ -598,3 +639,40 @@ def test_many_independent_conflicts_with_a_basket_offer() -> None:
     assert priced.total == sum(best_nets) - basket_off
     assert Pricer(promos[::-1]).price(lines, context(), INCL) == priced
     assert_invariants(priced, lines, INCL)
+
+
+def test_birthday_coupon_presented_is_attributed_and_consumed() -> None:
+    bday = promo("bday", PercentOff(basis_points=1000), all_items=True, coupon="birthday")
+    ctx = context(
+        member=MemberInfo("m-1", None, "03-02"), coupons=(PresentedCoupon("BD-7", "bday"),)
+    )
+    priced = Pricer([bday]).price([line(1, "A", 1000)], ctx, INCL)
+    assert priced.total == 900
+    assert priced.lines[0].discounts[0].coupon == "BD-7"
+    assert priced.coupons_used == ("BD-7",)
+
+
+@pytest.mark.parametrize(
+    ("now", "applies"),
+    [
+        (dt.datetime(2026, 3, 6, 0, 0, tzinfo=CET), True),  # Friday, the window's start
+        (dt.datetime(2026, 3, 6, 23, 59, tzinfo=CET), True),
+        (dt.datetime(2026, 3, 7, 0, 0, tzinfo=CET), False),  # Saturday is not listed
+    ],
+)
+def test_window_with_equal_start_and_end_is_a_whole_day(now: dt.datetime, applies: bool) -> None:
+    friday = promo(
+        "fri",
+        PercentOff(basis_points=1000),
+        all_items=True,
+        windows=[TimeWindow(days=[5], start="00:00", end="00:00")],
+    )
+    priced = Pricer([friday]).price([line(1, "A", 1000)], context(now=now), INCL)
+    assert priced.total == (900 if applies else 1000)
+
+
+def test_promotions_on_non_discountable_lines_never_apply() -> None:
+    p = promo("a", PercentOff(basis_points=5000), skus=("A",))
+    priced = Pricer([p]).price([line(1, "A", 1000, discountable=False)], context(), INCL)
+    assert priced.total == 1000
+    assert priced.discount_total == 0

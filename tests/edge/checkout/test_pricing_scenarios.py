@@ -702,6 +702,17 @@ CASES: dict[str, Case] = {
         ),
         discounts={1: {"x50": 200}, 2: {"b10": 60}},
     ),
+    "stack-group-across-levels": Case(
+        "group 'coupon': 20 % off A (6.00) and 5.00 off the basket share no unit: basket takes "
+        "B only (5.00) → 50.00 - 11.00 = 39.00",
+        (line(1, "A", 3000), line(2, "B", 2000)),
+        3900,
+        (
+            promo("a20", pct(2000), skus=("A",), group="coupon"),
+            promo("b5", off(500), all_items=True, level="basket", group="coupon", priority=9),
+        ),
+        discounts={1: {"a20": 600}, 2: {"b5": 500}},
+    ),
     # --- weighed, embedded prices, non-discountable
     "weighed-percent-off": Case(
         "1234 g at 8.99/kg = 11.09366 → 11.09; 10 % = 1.109 → 1.11 → 9.98",
