@@ -185,7 +185,11 @@ class RefundLine(Wire, frozen=True):
 
 
 class RefundCompleted(Body, frozen=True):
-    """Money returned against a receipt, with the stock and points it reverses."""
+    """Money returned against a receipt, with the stock and points it reverses.
+
+    ``total`` is what the refunded lines were worth; the tenders add up to ``total + rounding``,
+    ``rounding`` being the cash rounding of a cash refund to the smallest coin.
+    """
 
     TYPE = "refund.completed"
     VERSION = 1
@@ -203,6 +207,7 @@ class RefundCompleted(Body, frozen=True):
     lines: Annotated[list[RefundLine], msgspec.Meta(min_length=1, max_length=2000)]
     taxes: Annotated[list[TaxLine], msgspec.Meta(max_length=50)]
     total: NonNegAmount
+    rounding: Amount
     tenders: Annotated[list[Tender], msgspec.Meta(min_length=1, max_length=20)]
     member_id: Id | None
     points_reversed: NonNegPoints

@@ -22,7 +22,7 @@ from edge.store.projections import move_stock
 from protocol.messages.uplink import RefundCompleted as RefundRecord
 from protocol.messages.uplink import RefundLine, SaleCompleted, TaxLine
 from protocol.messages.uplink import Tender as TenderRecord
-from protocol.money import allocate
+from protocol.money import Rounding, allocate, round_cash
 
 if TYPE_CHECKING:
     import sqlite3
@@ -79,6 +79,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
         else 0
     )
     tenders = _tenders(record, total, points_returned, c.to)
+    tenders, rounding = _round_cash(tenders, till.config.cash_coin, till.config.cash_rounding)
     now = till.now()
     receipt_n = journal.counter(till.conn, "receipt") + 1
     taxes_by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -111,6 +112,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
             for cls, (amount, tax) in sorted(taxes_by_class.items())
         ],
         total=total,
+        rounding=rounding,
         tenders=tenders,
         member_id=record.member_id,
         points_reversed=sum(line.points_reversed for line in lines),
@@ -152,7 +154,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
     batch.effects.append(("receipt", refund_record.receipt_no))
     if any(t.kind == "cash" for t in tenders):
         batch.effects.append(("drawer", refund_record.receipt_no))
-    batch.data = {"receipt_no": refund_record.receipt_no, "total": total}
+    batch.data = {"receipt_no": refund_record.receipt_no, "total": total + rounding}
     return batch
 
 
@@ -209,6 +211,21 @@ def _tenders(
             continue
         out.append(tender(kind, amount, points_returned if kind == "points" else None, ref))
     return out or [tender("cash", total)]
+
+
+def _round_cash(
+    tenders: list[TenderRecord], coin: int, mode: Rounding
+) -> tuple[list[TenderRecord], int]:
+    """Cash goes back in coins that exist: round the cash tender, report the difference."""
+    out, rounding = [], 0
+    for t in tenders:
+        if t.kind != "cash":
+            out.append(t)
+            continue
+        paid = round_cash(t.amount, coin, mode)
+        rounding += paid - t.amount
+        out.append(msgspec.structs.replace(t, amount=paid, tendered=paid))
+    return out, rounding
 
 
 HANDLERS: dict[type, Callable[..., Batch]] = {cmd.Refund: refund}

@@ -296,7 +296,9 @@ class TillMachine(RuleBasedStateMachine):
                 stock[line.sku] -= line.qty
         for r in refunds:
             assert isinstance(r, RefundCompleted)
-            assert sum(t.amount for t in r.tenders) == r.total
+            assert sum(t.amount for t in r.tenders) == r.total + r.rounding
+            cash = [t for t in r.tenders if t.kind == "cash"]
+            assert all(t.amount % self.till.config.cash_coin == 0 for t in cash)
             assert sum(line.amount for line in r.lines) == r.total
             if r.member_id:
                 reversed_ += r.points_reversed
