@@ -130,6 +130,10 @@ class Promotion(Wire, frozen=True):
     stack_group: Id | None
     max_applications: Count | None
 
+    def __post_init__(self) -> None:
+        if self.level == "basket" and not isinstance(self.reward, PercentOff | AmountOff):
+            raise ValueError("a basket-level promotion gives percent off or amount off")
+
 
 class PromotionSet(Body, frozen=True):
     """The promotions a till runs: a full snapshot, or changes since ``base_version``."""
@@ -144,3 +148,6 @@ class PromotionSet(Body, frozen=True):
 
     def __post_init__(self) -> None:
         check_snapshot_or_delta(self.mode, self.base_version, self.removed)
+        ids = [p.id for p in self.promotions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a promotion set lists each promotion id once")

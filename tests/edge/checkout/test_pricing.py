@@ -544,10 +544,10 @@ def test_duplicate_promotion_ids_keep_the_newest_version() -> None:
         assert priced.lines[0].discounts[0].promotion_version == 2
 
 
-def test_basket_level_item_only_rewards_are_ignored() -> None:
-    odd = promo("odd", MultiBuy(quantity=2, price=100), all_items=True, level="basket")
-    priced = Pricer([odd]).price([line(1, "A", 500, 2)], context(), INCL)
-    assert priced.total == 1000
+def test_basket_level_item_only_rewards_are_refused_on_the_wire() -> None:
+    """HQ cannot send a basket-level multi-buy; the engine never has to guess what it means."""
+    with pytest.raises(ValueError, match="basket-level"):
+        promo("odd", MultiBuy(quantity=2, price=100), all_items=True, level="basket")
 
 
 def test_zero_max_applications_never_applies() -> None:
