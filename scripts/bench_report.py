@@ -15,13 +15,19 @@ from typing import Any
 
 
 def _cpu_model() -> str:
+    """The CPU's name: x86 says "model name", a Raspberry Pi "Model" (the board) and "Hardware"."""
+    fields: dict[str, str] = {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "model")):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    for key in ("model name", "model", "hardware"):
+        if fields.get(key) and not fields[key].isdigit():
+            return fields[key]
+    return str(platform.processor() or "unknown")
 
 
 def _mem_total() -> str:
