@@ -18,15 +18,14 @@ from edge.checkout.pricing import BasketLine, MemberInfo, Pricer, PricingContext
 from protocol.messages.promotions import (
     AmountOff,
     BuyGet,
-    Conditions,
     FixedPrice,
     MultiBuy,
     PercentOff,
     Promotion,
     Reward,
-    Target,
     TimeWindow,
 )
+from tests.factories import promo
 
 T = TypeVar("T")
 
@@ -49,50 +48,11 @@ class Benchmark(Protocol):
     def __call__(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
 
 
-def _conditions(**overrides: Any) -> Conditions:
-    fields: dict[str, Any] = {
-        "valid_from": dt.datetime(2026, 3, 1, tzinfo=CET),
-        "valid_to": dt.datetime(2026, 4, 1, tzinfo=CET),
-        "windows": [],
-        "min_spend": None,
-        "min_qty": None,
-        "member_only": False,
-        "tiers": [],
-        "coupon": "none",
-        "coupon_code": None,
-        "stores": [],
-    }
-    fields.update(overrides)
-    return Conditions(**fields)
-
-
-def _promo(
-    pid: str,
-    reward: Reward,
-    *,
-    skus: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    all_items: bool = False,
-    level: str = "item",
-    priority: int = 0,
-    exclusive: bool = False,
-    group: str | None = None,
-    cap: int | None = None,
-    **conds: Any,
-) -> Promotion:
-    return Promotion(
-        id=pid,
-        version=1,
-        name=f"Promotion {pid}",
-        level=level,  # type: ignore[arg-type]
-        target=Target(skus=list(skus), categories=list(categories), all_items=all_items),
-        reward=reward,
-        conditions=_conditions(**conds),
-        priority=priority,
-        exclusive=exclusive,
-        stack_group=group,
-        max_applications=cap,
-    )
+def _promo(pid: str, reward: Reward, **kw: Any) -> Promotion:
+    """A promotion valid through March 2026 (the benchmark's clock is inside it)."""
+    kw.setdefault("valid_from", dt.datetime(2026, 3, 1, tzinfo=CET))
+    kw.setdefault("valid_to", dt.datetime(2026, 4, 1, tzinfo=CET))
+    return promo(pid, reward, **kw)
 
 
 def _sku(i: int) -> str:

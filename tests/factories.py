@@ -8,6 +8,7 @@ from typing import Any
 from protocol.ids import uuid7
 from protocol.messages import Event, make_event
 from protocol.messages.downlink import Item, PriceBook, TaxClass
+from protocol.messages.promotions import Conditions, Promotion, Reward, Target
 from protocol.messages.uplink import Discount, SaleCompleted, SaleLine, TaxLine, Tender
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -130,4 +131,53 @@ def price_book(items: int = 1000, **overrides: Any) -> PriceBook:
             for i in range(items)
         ],
         removed=[],
+    )
+
+
+def conditions(**overrides: Any) -> Conditions:
+    """Conditions with no restriction except the ones given."""
+    fields: dict[str, Any] = {
+        "valid_from": None,
+        "valid_to": None,
+        "windows": [],
+        "min_spend": None,
+        "min_qty": None,
+        "member_only": False,
+        "tiers": [],
+        "coupon": "none",
+        "coupon_code": None,
+        "stores": [],
+    }
+    fields.update(overrides)
+    return Conditions(**fields)
+
+
+def promo(
+    pid: str,
+    reward: Reward,
+    *,
+    skus: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    all_items: bool = False,
+    level: str = "item",
+    priority: int = 0,
+    exclusive: bool = False,
+    group: str | None = None,
+    cap: int | None = None,
+    version: int = 1,
+    **conds: Any,
+) -> Promotion:
+    """A promotion as HQ would send it (every wire field given)."""
+    return Promotion(
+        id=pid,
+        version=version,
+        name=f"Promo {pid}",
+        level=level,  # type: ignore[arg-type]
+        target=Target(skus=list(skus), categories=list(categories), all_items=all_items),
+        reward=reward,
+        conditions=conditions(**conds),
+        priority=priority,
+        exclusive=exclusive,
+        stack_group=group,
+        max_applications=cap,
     )

@@ -20,16 +20,10 @@ from edge.store.documents import (
     apply_promotion_set,
 )
 from protocol.messages.downlink import CachedMember, Item, MemberCache, PriceBook, TaxClass
-from protocol.messages.promotions import (
-    Conditions,
-    MultiBuy,
-    PercentOff,
-    Promotion,
-    PromotionSet,
-    Target,
-)
+from protocol.messages.promotions import MultiBuy, PercentOff, PromotionSet
 from protocol.money import Rounding
 from protocol.phones import phone_hash
+from tests.factories import promo
 
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 HASH_KEY = b"0123456789abcdef0123456789abcdef"
@@ -69,54 +63,15 @@ CATALOG = [
 ]
 
 
-def no_conditions(**kw: Any) -> Conditions:
-    fields: dict[str, Any] = {
-        "valid_from": None,
-        "valid_to": None,
-        "windows": [],
-        "min_spend": None,
-        "min_qty": None,
-        "member_only": False,
-        "tiers": [],
-        "coupon": "none",
-        "coupon_code": None,
-        "stores": [],
-    }
-    fields.update(kw)
-    return Conditions(**fields)
-
-
-def promotion(pid: str, target: Target, reward: Any, **kw: Any) -> Promotion:
-    fields: dict[str, Any] = {
-        "id": pid,
-        "version": 1,
-        "name": kw.pop("name", pid),
-        "level": "item",
-        "target": target,
-        "reward": reward,
-        "conditions": no_conditions(),
-        "priority": 0,
-        "exclusive": False,
-        "stack_group": None,
-        "max_applications": None,
-    }
-    fields.update(kw)
-    return Promotion(**fields)
-
-
-def skus(*names: str) -> Target:
-    return Target(skus=list(names), categories=[], all_items=False)
-
-
 PROMOTIONS = [
-    promotion("COLA3", skus("COLA"), MultiBuy(quantity=3, price=500), name="3 colas for 5.00"),
-    promotion(
+    promo("COLA3", MultiBuy(quantity=3, price=500), skus=("COLA",)),
+    promo(
         "SAVE10",
-        Target(skus=[], categories=[], all_items=True),
         PercentOff(basis_points=1000),
+        all_items=True,
         level="basket",
-        name="10% with code",
-        conditions=no_conditions(coupon="code", coupon_code="SAVE10"),
+        coupon="code",
+        coupon_code="SAVE10",
     ),
 ]
 

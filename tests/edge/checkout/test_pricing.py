@@ -49,11 +49,10 @@ from tests.edge.checkout.test_pricing_scenarios import (
     FRI_NOON,
     INCL,
     RATES,
-    conditions,
     context,
     line,
-    promo,
 )
+from tests.factories import conditions, promo
 
 HEAVY = settings(max_examples=max(10, settings().max_examples // 4))
 MEDIUM = settings(max_examples=max(10, settings().max_examples // 2))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
@@ -26,16 +25,15 @@ from edge.checkout.pricing import (
 from protocol.messages.promotions import (
     AmountOff,
     BuyGet,
-    Conditions,
     FixedPrice,
     MultiBuy,
     PercentOff,
     Promotion,
-    Reward,
     Target,
     TimeWindow,
 )
 from protocol.money import Rounding, round_cash
+from tests.factories import promo
 
 # --------------------------------------------------------------------------- builders
 
@@ -51,55 +49,6 @@ EXCL_RECEIPT = TaxSettings(prices_include_tax=False, per_receipt=True, rates_ppm
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
     """Store-local time on 2026-03-``day`` (2 = Monday ... 6 = Friday, 7 = Saturday)."""
     return dt.datetime(2026, 3, day, hour, minute, tzinfo=CET)
-
-
-def conditions(**overrides: Any) -> Conditions:
-    """Conditions with no restriction except the ones given."""
-    fields: dict[str, Any] = {
-        "valid_from": None,
-        "valid_to": None,
-        "windows": [],
-        "min_spend": None,
-        "min_qty": None,
-        "member_only": False,
-        "tiers": [],
-        "coupon": "none",
-        "coupon_code": None,
-        "stores": [],
-    }
-    fields.update(overrides)
-    return Conditions(**fields)
-
-
-def promo(
-    pid: str,
-    reward: Reward,
-    *,
-    skus: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-    all_items: bool = False,
-    level: str = "item",
-    priority: int = 0,
-    exclusive: bool = False,
-    group: str | None = None,
-    cap: int | None = None,
-    version: int = 1,
-    **conds: Any,
-) -> Promotion:
-    """A promotion as HQ would send it (every wire field given)."""
-    return Promotion(
-        id=pid,
-        version=version,
-        name=f"Promo {pid}",
-        level=level,  # type: ignore[arg-type]
-        target=Target(skus=list(skus), categories=list(categories), all_items=all_items),
-        reward=reward,
-        conditions=conditions(**conds),
-        priority=priority,
-        exclusive=exclusive,
-        stack_group=group,
-        max_applications=cap,
-    )
 
 
 def line(
