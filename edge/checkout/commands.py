@@ -77,7 +77,8 @@ class AddItem(Command, frozen=True, tag="add_item"):
     """Add by scanned ``code`` (any barcode format), keyed ``plu`` or ``sku``.
 
     ``qty`` counts pieces; weighed items take their weight (grams) from ``weight_g`` (the
-    scale's stable reading); open-price items need ``price``.
+    scale's stable reading); open-price items need ``price``. Age-restricted items need
+    ``age_confirmed``: the cashier has checked the customer's age.
     """
 
     code: str | None = None
@@ -86,6 +87,7 @@ class AddItem(Command, frozen=True, tag="add_item"):
     qty: int = 1
     weight_g: int | None = None
     price: int | None = None
+    age_confirmed: bool = False
 
 
 class ChangeQuantity(Command, frozen=True, tag="change_qty"):

@@ -18,7 +18,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -49,6 +49,8 @@ from protocol.messages import Body, encode_event, make_event
 from protocol.messages.promotions import Promotion
 
 Clock = Callable[[], datetime]
+MAX_PIN_FAILURES = 5
+PIN_LOCKOUT = timedelta(minutes=5)
 Entropy = Callable[[int], bytes]
 
 
@@ -132,6 +134,7 @@ class Till:
         self.last_completed: Sale | None = None
         self.last_change: int | None = None
         self._greet = False
+        self._pin_failures: dict[str, list[datetime]] = {}
         self._load()
 
     # --- start-up: rebuild from the store -----------------------------------------------------
@@ -274,17 +277,33 @@ class Till:
             raise Refused("no sale in progress")
         return self.sale
 
+    def verify_pin(self, cashier_id: str, pin: str, what: str = "cashier") -> str:
+        """Check a cashier's PIN and return their role, or refuse.
+
+        After :data:`MAX_PIN_FAILURES` wrong PINs for one id within :data:`PIN_LOCKOUT`, that id
+        is locked for the rest of the window: a four-digit PIN must not be guessable at the
+        counter by trying all 10,000. The count lives in memory, so a restart clears it.
+        """
+        now = self.now()
+        recent = [t for t in self._pin_failures.get(cashier_id, []) if now - t < PIN_LOCKOUT]
+        if len(recent) >= MAX_PIN_FAILURES:
+            wait = int((PIN_LOCKOUT - (now - recent[0])).total_seconds() // 60) + 1
+            raise Refused(f"too many wrong PINs for {cashier_id[:20]}; try again in {wait} min")
+        row = self.conn.execute(
+            "SELECT role, pin_hash, active FROM cashiers WHERE cashier_id = ?", (cashier_id,)
+        ).fetchone()
+        if row is None or not row[2] or not check_pin(pin, row[1]):
+            self._pin_failures[cashier_id] = [*recent, now]
+            raise Refused(f"{what} id or PIN not accepted")
+        self._pin_failures.pop(cashier_id, None)
+        return str(row[0])
+
     def require_manager(self, approval: cmd.ManagerApproval | None) -> str:
         """Check a manager's PIN given at the till for this one action; returns the manager id."""
         if approval is None:
             raise Refused("this needs a manager's approval")
-        row = self.conn.execute(
-            "SELECT role, pin_hash, active FROM cashiers WHERE cashier_id = ?",
-            (approval.manager_id,),
-        ).fetchone()
-        if row is None or not row[2] or not check_pin(approval.manager_pin, row[1]):
-            raise Refused("manager id or PIN not accepted")
-        if row[0] != "manager":
+        role = self.verify_pin(approval.manager_id, approval.manager_pin, "manager")
+        if role != "manager":
             raise Refused(f"{approval.manager_id} is not a manager")
         return approval.manager_id
 

@@ -60,6 +60,7 @@ CATALOG = [
     item("APPLES", 299, price_per=1000, uom="g", weighed=True, plu="4131", category="fruit"),
     item("GIFT", 0, open_price=True, plu="999", category="misc"),
     item("OLD", 100, active=False),
+    item("VODKA", 1499, min_age=18, category="spirits"),
 ]
 
 

@@ -97,6 +97,8 @@ def add_item(till: Till, c: cmd.AddItem) -> Batch:
     item = found.item
     if not item.active:
         raise Refused(f"{item.name} is not for sale")
+    if item.min_age and not c.age_confirmed:
+        raise Refused(f"{item.name}: check the customer is {item.min_age} or older, then confirm")
     if isinstance(c.qty, bool) or not 1 <= c.qty <= MAX_QTY:
         raise Refused(f"quantity must be 1 to {MAX_QTY}")
     qty, uom, unit_price, source = c.qty, item.uom, item.unit_price, "book"

@@ -10,7 +10,6 @@ import msgspec
 from edge.checkout import commands as cmd
 from edge.checkout import events as ev
 from edge.checkout import shifts
-from edge.checkout.auth import check_pin
 from edge.checkout.batch import Batch, Refused
 from edge.store import journal
 from protocol.messages.uplink import RefundCompleted, SaleCompleted, ShiftClosed
@@ -35,14 +34,10 @@ def check_amount(amount: int, what: str, *, allow_zero: bool = False) -> None:
 def login(till: Till, c: cmd.Login) -> Batch:
     if till.session is not None:
         raise Refused(f"{till.session.cashier_id} is logged in; log out first")
-    row = till.conn.execute(
-        "SELECT role, pin_hash, active FROM cashiers WHERE cashier_id = ?", (c.cashier_id,)
-    ).fetchone()
-    if row is None or not row[2] or not check_pin(c.pin, row[1]):
-        raise Refused("cashier id or PIN not accepted")
+    role = till.verify_pin(c.cashier_id, c.pin)
     batch = Batch()
-    batch.add(TILL, ev.CashierLoggedIn(at=till.now(), cashier_id=c.cashier_id, role=row[0]))
-    session = msgspec.json.encode({"cashier_id": c.cashier_id, "role": row[0]}).decode()
+    batch.add(TILL, ev.CashierLoggedIn(at=till.now(), cashier_id=c.cashier_id, role=role))
+    session = msgspec.json.encode({"cashier_id": c.cashier_id, "role": role}).decode()
     batch.write(lambda conn: _set(conn, "session", session))
     return batch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import msgspec
@@ -340,3 +341,18 @@ def test_hq_device_config_overrides_the_local_defaults(tmp_path: Path) -> None:
     assert t.config.loyalty.tier_multipliers_pct == {"gold": 150}
     assert t.view().customer[0].startswith("Corner Shop")
     refused(t, cmd.Feedback(rating=5), "not collected")
+
+
+def test_age_restricted_items_need_the_cashiers_check(till: Till) -> None:
+    refused(till, cmd.AddItem(sku="VODKA"), "18 or older")
+    assert ok(till, cmd.AddItem(sku="VODKA", age_confirmed=True)).view.sale is not None
+
+
+def test_five_wrong_pins_lock_the_id_for_five_minutes(tmp_path: Path) -> None:
+    clock = Clock()
+    t = open_till(tmp_path / "till.db", clock)
+    for _ in range(5):
+        refused(t, cmd.Login(cashier_id="c1", pin="0000"), "not accepted")
+    refused(t, cmd.Login(cashier_id="c1", pin="1234"), "too many wrong PINs")
+    clock.now += dt.timedelta(minutes=5)
+    ok(t, cmd.Login(cashier_id="c1", pin="1234"))

@@ -34,8 +34,10 @@ SEEDED = Path(tempfile.mkdtemp(prefix="tillfleet-seed-")) / "till.db"
 seed_store(SEEDED)
 
 CODES = ["4006381333931", "05901234123457", "4006381333932", "12345670", "garbage", ""]
-SKUS = ["MILK", "BREAD", "COLA", "WINE", "APPLES", "GIFT", "OLD", "NOPE"]
-WRONG_MANAGER = cmd.ManagerApproval(manager_id="m1", manager_pin="0000")
+SKUS = ["MILK", "BREAD", "COLA", "WINE", "APPLES", "GIFT", "OLD", "VODKA", "NOPE"]
+# A wrong id rather than m1 with a wrong PIN: five wrong PINs would lock m1 out for the rest of
+# the run and starve the rules that need a manager (the lockout has its own test).
+WRONG_MANAGER = cmd.ManagerApproval(manager_id="m9", manager_pin="0000")
 
 
 class TillMachine(RuleBasedStateMachine):
