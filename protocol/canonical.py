@@ -27,7 +27,7 @@ _INT_BOUND = 2**63
 def canonical_json(value: object) -> bytes:
     """Return the canonical UTF-8 JSON encoding of ``value``.
 
-    Raises :class:`~protocol.errors.MessageError` for values outside the domain: floats, integers
+    Raises :class:`~protocol.errors.MessageError` for values outside the domain — floats, integers
     beyond 64 bits, non-string keys, strings that are not valid Unicode (lone surrogates), or
     nesting deeper than :data:`MAX_DEPTH`.
     """
