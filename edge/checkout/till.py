@@ -135,6 +135,7 @@ class Till:
         self.last_change: int | None = None
         self._greet = False
         self._pin_failures: dict[str, list[datetime]] = {}
+        self._last_priced: tuple[Sale, PricedBasket] | None = None
         self._load()
 
     # --- start-up: rebuild from the store -----------------------------------------------------
@@ -332,7 +333,19 @@ class Till:
         return code in self._coupon_codes.get(version, frozenset())
 
     def price(self, sale: Sale) -> PricedBasket:
-        """Price a sale as of when it was opened, with the promotions it was opened under."""
+        """Price a sale as of when it was opened, with the promotions it was opened under.
+
+        A handler prices the state it is about to commit and the view then prices the same
+        state again; the last result is kept and reused when the sale is equal, which is exact
+        because a price depends only on the sale (it carries its promotion-set version).
+        """
+        if self._last_priced is not None and self._last_priced[0] == sale:
+            return self._last_priced[1]
+        priced = self._price(sale)
+        self._last_priced = (sale, priced)
+        return priced
+
+    def _price(self, sale: Sale) -> PricedBasket:
         lines = [
             BasketLine(
                 line_no=line.line_no,
@@ -365,6 +378,11 @@ class Till:
             rates_ppm={line.tax_class: line.tax_rate_ppm for line in sale.live_lines},
         )
         return self.pricer(sale.promotion_set_version).price(lines, ctx, tax)
+
+    def next_receipt(self) -> tuple[int, str]:
+        """The next receipt number and its printed form; claim it with ``claim_counter``."""
+        n = journal.counter(self.conn, "receipt") + 1
+        return n, f"{self.config.receipt_stem}-{n:06d}"
 
     def versions(self) -> tuple[int, int, bool]:
         """(price book version, promotion set version, prices include tax) running now."""

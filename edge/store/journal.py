@@ -45,6 +45,17 @@ def next_counter(conn: sqlite3.Connection, name: str) -> int:
     return int(row[0])
 
 
+def claim_counter(conn: sqlite3.Connection, name: str, expected: int) -> None:
+    """Increment ``name`` to ``expected``: the number a handler already put on a record.
+
+    The till is the store's only writer, so any other value is a bug; failing here rolls the
+    whole transaction back instead of committing two receipts with one number.
+    """
+    got = next_counter(conn, name)
+    if got != expected:
+        raise RuntimeError(f"counter {name} moved under the till: {got}, expected {expected}")
+
+
 def counter(conn: sqlite3.Connection, name: str) -> int:
     """The counter's current value (0 if never incremented)."""
     row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()

@@ -18,8 +18,7 @@ import msgspec
 from edge.checkout import commands as cmd
 from edge.checkout import events as ev
 from edge.checkout.batch import Batch, Refused
-from edge.checkout.handlers._patterns import MASKED_PAN
-from edge.checkout.handlers.session import check_amount
+from edge.checkout.handlers.inputs import MASKED_PAN, check_amount
 from edge.checkout.loyalty import line_points, points_value
 from edge.checkout.pricing import PricedBasket
 from edge.checkout.state import Sale, apply
@@ -141,16 +140,14 @@ def _text(value: str | None, limit: int) -> str | None:
 
 def _complete(till: Till, sale: Sale, priced: PricedBasket, batch: Batch) -> None:
     now = till.now()
-    receipt_n = journal.counter(till.conn, "receipt") + 1
-    receipt_no = f"{till.config.receipt_stem}-{receipt_n:06d}"
+    receipt_n, receipt_no = till.next_receipt()
     record = build_record(till, sale, priced, receipt_no, now)
     batch.add(str(sale.sale_id), ev.SaleCompleted(at=now, record=record))
     data = msgspec.json.encode(record)
     sale_id = str(sale.sale_id)
 
     def project(conn: sqlite3.Connection) -> None:
-        if journal.next_counter(conn, "receipt") != receipt_n:
-            raise RuntimeError("receipt counter moved under the till")  # single writer: a bug
+        journal.claim_counter(conn, "receipt", receipt_n)
         conn.execute(
             "UPDATE sales SET status = 'completed', receipt_no = ?, closed_at = ?, total = ?, "
             "record = ? WHERE sale_id = ?",

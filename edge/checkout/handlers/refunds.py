@@ -81,7 +81,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
     tenders = _tenders(record, total, points_returned, c.to)
     tenders, rounding = _round_cash(tenders, till.config.cash_coin, till.config.cash_rounding)
     now = till.now()
-    receipt_n = journal.counter(till.conn, "receipt") + 1
+    receipt_n, receipt_no = till.next_receipt()
     taxes_by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_no = {line.line_no: line for line in record.lines}
     for refunded in lines:
@@ -91,7 +91,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
     incl = record.prices_include_tax
     refund_record = RefundRecord(
         refund_id=till.new_uuid(),
-        receipt_no=f"{till.config.receipt_stem}-{receipt_n:06d}",
+        receipt_no=receipt_no,
         original_sale_id=record.sale_id,
         original_receipt_no=record.receipt_no,
         completed_at=now,
@@ -122,8 +122,7 @@ def refund(till: Till, c: cmd.Refund) -> Batch:
     batch.add("till", ev.RefundCompleted(at=now, record=refund_record))
 
     def project(conn: sqlite3.Connection) -> None:
-        if journal.next_counter(conn, "receipt") != receipt_n:
-            raise RuntimeError("receipt counter moved under the till")
+        journal.claim_counter(conn, "receipt", receipt_n)
         for line in lines:
             conn.execute(
                 "INSERT INTO refunded_lines (sale_id, line_no, qty) VALUES (?, ?, ?) "

@@ -12,7 +12,7 @@ from edge.checkout import commands as cmd
 from edge.checkout import events as ev
 from edge.checkout.batch import Batch, Refused
 from edge.checkout.catalog import CatalogError, CatalogItem, Found, by_plu, by_scan, by_sku
-from edge.checkout.handlers.session import check_amount
+from edge.checkout.handlers.inputs import check_amount
 from edge.checkout.pricing import PricingError
 from edge.checkout.state import Sale, apply
 from protocol.messages.downlink import MemberCoupon

@@ -11,9 +11,9 @@ from edge.checkout import commands as cmd
 from edge.checkout import events as ev
 from edge.checkout import shifts
 from edge.checkout.batch import Batch, Refused
+from edge.checkout.handlers.inputs import check_amount
 from edge.store import journal
 from protocol.messages.uplink import RefundCompleted, SaleCompleted, ShiftClosed
-from protocol.money import MAX_ABS_MINOR
 
 if TYPE_CHECKING:
     import sqlite3
@@ -21,14 +21,6 @@ if TYPE_CHECKING:
     from edge.checkout.till import Till
 
 TILL = "till"
-
-
-def check_amount(amount: int, what: str, *, allow_zero: bool = False) -> None:
-    """Amounts from a keypad: integers within the money bound, positive unless allowed zero."""
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise Refused(f"{what} must be a whole number of cents")
-    if amount < 0 or (amount == 0 and not allow_zero) or amount > MAX_ABS_MINOR:
-        raise Refused(f"{what} must be {'zero or ' if allow_zero else ''}more than zero")
 
 
 def login(till: Till, c: cmd.Login) -> Batch:
@@ -154,7 +146,7 @@ def close_shift(till: Till, c: cmd.CloseShift) -> Batch:
     batch = Batch()
     batch.add(TILL, ev.ShiftClosed(at=till.now(), record=record))
     data = msgspec.json.encode(record)
-    batch.write(lambda conn: journal.next_counter(conn, "z") and None)
+    batch.write(lambda conn: journal.claim_counter(conn, "z", z_no))
     batch.write(
         lambda conn: conn.execute(
             "UPDATE shifts SET closed_at = ?, z_no = ?, record = ? WHERE shift_id = ?",
