@@ -163,4 +163,21 @@ CREATE TABLE effects (
 ) STRICT;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+V2 = """
+-- The receipt printer's queue: a job is rendered once, when its effect is taken, and printed
+-- until it succeeds (paper out, cover open and a pulled cable leave it queued, with the reason).
+CREATE TABLE print_jobs (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    document BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'printing', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    done_at TEXT
+) STRICT;
+CREATE INDEX print_jobs_state ON print_jobs (state, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
