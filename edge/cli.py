@@ -14,6 +14,8 @@ from edge.checkout.till import Till
 from edge.command_socket import CommandClient, CommandServer
 from edge.settings import Settings, SettingsError, load
 from edge.store.db import StoreError, open_store
+from edge.store.outbox import Origin
+from edge.sync.client import SyncClient
 from protocol import __version__
 
 DEFAULT_CONFIG = Path("/etc/tillfleet/till.toml")
@@ -51,14 +53,25 @@ def run(config_path: Path) -> None:
         conn = open_store(settings.store_path)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    server = CommandServer(Till(conn, settings.config), settings.socket)
+    sync: SyncClient | None = None
+    if settings.sync is not None:
+        origin = Origin(settings.config.tenant, settings.config.store, settings.config.device)
+        sync = SyncClient(settings.store_path, origin, settings.sync, software_version=__version__)
+    till = Till(conn, settings.config, online=(lambda: sync.online) if sync else (lambda: False))
+    if sync is not None:
+        sync.on_documents = till.documents_changed
+    server = CommandServer(till, settings.socket)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start()
+    if sync is not None:
+        sync.start()
     click.echo(f"till {settings.config.store}/{settings.config.device} ready on {settings.socket}")
     stop.wait()
     server.stop()
+    if sync is not None:
+        sync.stop()
     conn.close()
 
 

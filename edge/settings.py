@@ -14,6 +14,12 @@
     timezone = "Europe/Berlin"
     cash_coin = 1
     feedback_enabled = false
+
+    [sync]                               # optional: see edge.sync.settings
+    broker = "127.0.0.1:1883"
+
+    [devices.scanner]                    # optional: see edge.peripherals
+    backend = "simulated"
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from edge.checkout.config import TillConfig
+from edge.sync import settings as sync_settings
+from edge.sync.settings import SyncSettings
 from protocol.barcodes import LAYOUT_SETS
 from protocol.money import Rounding
 
@@ -37,6 +45,8 @@ class Settings:
     config: TillConfig
     data_dir: Path
     socket: Path
+    sync: SyncSettings | None = None
+    devices: dict[str, dict[str, Any]] | None = None
 
     @property
     def store_path(self) -> Path:
@@ -90,7 +100,17 @@ def load(path: Path) -> Settings:
     base = path.parent
     data_dir = base / str(till.get("data_dir", "/var/lib/tillfleet"))
     sock = base / str(till.get("socket", "/run/tillfleet/till.sock"))
-    return Settings(config=config, data_dir=data_dir, socket=sock)
+    sync = None
+    if "sync" in data:
+        try:
+            sync = sync_settings.from_table(_table(data, "sync", path), base)
+        except sync_settings.SyncSettingsError as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+    devices = _table(data, "devices", path, required=False)
+    for name, section in devices.items():
+        if not isinstance(section, dict):
+            raise SettingsError(f"{path}: [devices.{name}] must be a table")
+    return Settings(config=config, data_dir=data_dir, socket=sock, sync=sync, devices=devices)
 
 
 def _table(data: dict[str, Any], name: str, path: Path, *, required: bool = True) -> dict[str, Any]:

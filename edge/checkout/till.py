@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,12 +41,12 @@ from edge.checkout.pricing import (
     TaxSettings,
 )
 from edge.checkout.state import Sale, apply, fold
-from edge.store import journal
+from edge.store import journal, outbox
 from edge.store.db import transaction
 from edge.store.documents import device_config
 from protocol.errors import MessageError
 from protocol.ids import uuid7
-from protocol.messages import Body, encode_event, make_event
+from protocol.messages import Body
 from protocol.messages.promotions import Promotion
 
 Clock = Callable[[], datetime]
@@ -121,8 +122,10 @@ class Till:
         online: Callable[[], bool] = lambda: False,
     ) -> None:
         self.conn = conn
+        self._local_config = config
         hq = device_config(conn)
         self.config = with_device_config(config, hq) if hq is not None else config
+        self._documents_changed = threading.Event()
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.entropy = entropy
         self.online = online
@@ -136,7 +139,18 @@ class Till:
         self._greet = False
         self._pin_failures: dict[str, list[datetime]] = {}
         self._last_priced: tuple[Sale, PricedBasket] | None = None
+        self.origin = outbox.Origin(config.tenant, config.store, config.device)
         self._load()
+
+    def documents_changed(self, kind: str) -> None:
+        """HQ's documents changed in the store (called from the sync thread).
+
+        Only a flag is set here; the next command re-reads the device config on the checkout's
+        own thread. Prices and promotions need nothing: a sale keeps the versions it opened
+        with, and the next sale reads the new ones.
+        """
+        del kind
+        self._documents_changed.set()
 
     # --- start-up: rebuild from the store -----------------------------------------------------
 
@@ -170,6 +184,11 @@ class Till:
 
     def handle(self, command: cmd.Command) -> Reply:
         """Carry out ``command`` or refuse it; either way return the current view."""
+        if self._documents_changed.is_set():
+            self._documents_changed.clear()
+            hq = device_config(self.conn)
+            if hq is not None:
+                self.config = with_device_config(self._local_config, hq)
         handler = HANDLERS.get(type(command))
         if handler is None:
             return self._reply(False, f"unknown command {type(command).__name__}")
@@ -203,22 +222,7 @@ class Till:
             self._apply(stream, event)
 
     def _queue_uplink(self, body: Body, now: datetime) -> None:
-        seq = journal.next_counter(self.conn, "seq")
-        event_id = self.new_uuid()
-        wire = encode_event(
-            make_event(
-                body,
-                event_id=event_id,
-                tenant=self.config.tenant,
-                store=self.config.store,
-                device=self.config.device,
-                seq=seq,
-                occurred_at=now,
-            )
-        )
-        journal.add_to_outbox(
-            self.conn, seq=seq, event_id=str(event_id), type_=body.TYPE, payload=wire, at=now
-        )
+        outbox.queue(self.conn, self.origin, body, event_id=self.new_uuid(), at=now)
 
     def _apply(self, stream: str, event: ev.DomainEvent) -> None:
         """Move the in-memory state on by one committed event."""

@@ -100,6 +100,7 @@ class SerialConnection:
         self._port: serial.Serial | None = None
         self._thread: threading.Thread | None = None
         self._offline_reported = False
+        self._ever_online = False
         self.reconnects = 0
         self.bytes_in = 0
         self.bytes_out = 0
@@ -165,8 +166,9 @@ class SerialConnection:
             with self._write_lock:
                 self._port = port
                 self._online.set()
-            if attempt > 0 or self.reconnects > 0:
+            if self._ever_online:
                 self.reconnects += 1
+            self._ever_online = True
             attempt = 0
             self._offline_reported = False
             self._on_power(PowerState.ONLINE, "")

@@ -9,6 +9,7 @@ till never sells from half a price book.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -16,6 +17,9 @@ import msgspec
 from edge.store.db import transaction
 from protocol.messages.downlink import DeviceConfig, MemberCache, PriceBook
 from protocol.messages.promotions import PromotionSet
+
+Then = Callable[[sqlite3.Connection], None]
+"""More writes for the same transaction (the sync client reports ``price.applied`` with them)."""
 
 
 class DocumentError(Exception):
@@ -28,6 +32,14 @@ def running_version(conn: sqlite3.Connection, kind: str, scope_level: str) -> in
         "SELECT version FROM documents WHERE kind = ? AND scope_level = ?", (kind, scope_level)
     ).fetchone()
     return int(row[0]) if row else None
+
+
+def record_version(
+    conn: sqlite3.Connection, kind: str, scope: str, *, version: int, doc_id: str, at: datetime
+) -> None:
+    """Remember that ``kind`` at ``scope`` now runs ``version`` (acks and commands too, so a
+    replayed one is refused as a duplicate or rollback)."""
+    _record(conn, kind, scope, version=version, doc_id=doc_id, at=at)
 
 
 def _record(
@@ -57,6 +69,7 @@ def apply_price_book(
     doc_id: str,
     at: datetime,
     scope_level: str = "store",
+    then: Then | None = None,
 ) -> None:
     """Replace (snapshot) or patch (delta) the catalog, tax classes and codes."""
     with transaction(conn):
@@ -113,6 +126,8 @@ def apply_price_book(
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             ("1" if book.prices_include_tax else "0",),
         )
+        if then is not None:
+            then(conn)
         _record(conn, "price_book", scope_level, version=version, doc_id=doc_id, at=at)
 
 
@@ -124,6 +139,7 @@ def apply_promotion_set(
     doc_id: str,
     at: datetime,
     scope_level: str = "store",
+    then: Then | None = None,
 ) -> None:
     """Store the promotions as a new set version; older sets stay while open sales use them."""
     with transaction(conn):
@@ -152,6 +168,8 @@ def apply_promotion_set(
             " WHERE s.status IN ('open', 'suspended'))",
             (version,),
         )
+        if then is not None:
+            then(conn)
         _record(conn, "promotion_set", scope_level, version=version, doc_id=doc_id, at=at)
 
 
@@ -163,6 +181,7 @@ def apply_member_cache(
     doc_id: str,
     at: datetime,
     scope_level: str = "store",
+    then: Then | None = None,
 ) -> None:
     """Replace or patch the member cache (balances as HQ's ledger has them)."""
     with transaction(conn):
@@ -190,6 +209,8 @@ def apply_member_cache(
                     msgspec.json.encode(m.coupons),
                 ),
             )
+        if then is not None:
+            then(conn)
         _record(conn, "member_cache", scope_level, version=version, doc_id=doc_id, at=at)
 
 
@@ -208,7 +229,14 @@ def add_cashier(
 
 
 def apply_device_config(
-    conn: sqlite3.Connection, config: DeviceConfig, *, version: int, doc_id: str, at: datetime
+    conn: sqlite3.Connection,
+    config: DeviceConfig,
+    *,
+    version: int,
+    doc_id: str,
+    at: datetime,
+    scope_level: str = "device",
+    then: Then | None = None,
 ) -> None:
     """Store HQ's settings for this till; the till reads them at start."""
     with transaction(conn):
@@ -217,7 +245,9 @@ def apply_device_config(
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (msgspec.json.encode(config).decode(),),
         )
-        _record(conn, "device_config", "device", version=version, doc_id=doc_id, at=at)
+        if then is not None:
+            then(conn)
+        _record(conn, "device_config", scope_level, version=version, doc_id=doc_id, at=at)
 
 
 def device_config(conn: sqlite3.Connection) -> DeviceConfig | None:

@@ -180,4 +180,10 @@ CREATE TABLE print_jobs (
 CREATE INDEX print_jobs_state ON print_jobs (state, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+V3 = """
+-- HQ's time of the ack that covered a loyalty movement: a member cache issued after it already
+-- includes the movement, so the pending row can go (edge.store.outbox.clear_confirmed_loyalty).
+ALTER TABLE loyalty_pending ADD COLUMN acked_at TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
