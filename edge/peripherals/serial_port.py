@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import termios
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,7 +137,8 @@ class SerialConnection:
             try:
                 port.write(data)
                 port.flush()
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:
+                # tcdrain (flush) raises termios.error, not OSError, on a pulled cable.
                 self._lost(exc)
                 raise DeviceError(f"{self._name} write failed: {exc}") from exc
             self.bytes_out += len(data)
