@@ -41,6 +41,9 @@ class SerialSettings:
     bytesize: Literal[7, 8] = 8
     parity: Parity = "N"
     stopbits: Literal[1, 2] = 1
+    write_timeout: float | None = 10.0
+    """A device that stops reading (a printer jammed mid-job) fails the write after this many
+    seconds instead of blocking its writer thread for ever."""
 
     def __post_init__(self) -> None:
         if not self.port:
@@ -156,6 +159,7 @@ class SerialConnection:
                     parity=self.settings.parity,
                     stopbits=self.settings.stopbits,
                     timeout=self.READ_TIMEOUT,
+                    write_timeout=self.settings.write_timeout,
                     exclusive=True,
                 )
             except (serial.SerialException, OSError, ValueError) as exc:
