@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+from types import FrameType
+
 import click
 
+from fleet import config as fleet_config
+from fleet.db import DatabaseError
+from fleet.ingest import IngestWorker, setup_logging
+from fleet.keys import KeyStoreError, Signer, generate_key
 from protocol import __version__
 
 
@@ -11,6 +19,67 @@ from protocol import __version__
 @click.version_option(__version__, prog_name="fleet")
 def main() -> None:
     """The fleet manager at HQ: web app, ingest workers and publishing."""
+
+
+def _load(path: Path) -> fleet_config.FleetConfig:
+    try:
+        return fleet_config.load(path)
+    except fleet_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The fleet TOML file.",
+)
+@click.option("--client-id", help="MQTT client id (overrides [ingest] client_id).")
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING...")
+def ingest(config_path: Path, client_id: str | None, log_level: str) -> None:
+    """Ingest uplink events from the broker into the fleet database until SIGTERM/SIGINT."""
+    setup_logging(log_level)
+    cfg = _load(config_path)
+    try:
+        signer = Signer.from_dir(cfg.keys.dir, cfg.keys.active)
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    worker = IngestWorker(cfg, signer, client_id=client_id)
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        worker.run()
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("key_id")
+@click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where HQ's keys live (default: [keys] dir of --config).",
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def keygen(key_id: str, key_dir: Path | None, config_path: Path | None) -> None:
+    """Make a new HQ signing key KEY_ID and print its public half (for trusted_keys)."""
+    if key_dir is None:
+        if config_path is None:
+            raise click.UsageError("give --key-dir or --config")
+        key_dir = _load(config_path).keys.dir
+    try:
+        path = generate_key(key_dir, key_id)
+        signer = Signer.from_dir(key_dir, key_id)
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{key_id} {signer.public_key_text}")
+    click.echo(f"private key written to {path}", err=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""The fleet database: one small layer over SQLite (the default) and PostgreSQL (at scale).
+
+``connect(url)`` opens and migrates; the rest of fleet writes dialect-neutral SQL through the
+returned :class:`Connection` (see ``fleet.db.engine`` for what is adapted at the boundary).
+"""
+
+from __future__ import annotations
+
+from fleet.db.documents import current_version, next_version, scope_key
+from fleet.db.engine import (
+    Connection,
+    DatabaseError,
+    Dialect,
+    IntegrityError,
+    Row,
+    SchemaError,
+    TransientError,
+    open_connection,
+    parse_url,
+)
+from fleet.db.events import (
+    DeviceKey,
+    Outcome,
+    SeqState,
+    advance,
+    lock_devices,
+    record_dead_letter,
+    seq_state,
+    store_event,
+)
+from fleet.db.schema import MIGRATIONS, connect, migrate, schema_version
+
+__all__ = [
+    "MIGRATIONS",
+    "Connection",
+    "DatabaseError",
+    "DeviceKey",
+    "Dialect",
+    "IntegrityError",
+    "Outcome",
+    "Row",
+    "SchemaError",
+    "SeqState",
+    "TransientError",
+    "advance",
+    "connect",
+    "current_version",
+    "lock_devices",
+    "migrate",
+    "next_version",
+    "open_connection",
+    "parse_url",
+    "record_dead_letter",
+    "schema_version",
+    "scope_key",
+    "seq_state",
+    "store_event",
+]

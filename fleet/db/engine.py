@@ -1,0 +1,382 @@
+"""One connection API over SQLite and PostgreSQL, so fleet code never asks which one it runs on.
+
+SQL is written once, in the subset both dialects share: ``?`` placeholders (rewritten to
+``%s`` for psycopg), ``INSERT ... ON CONFLICT DO NOTHING``, ``RETURNING``, ``SAVEPOINT``.
+What differs is handled here, at the boundary, instead of in every query:
+
+- **Values in.** An aware ``datetime`` becomes ``timestamptz`` on PostgreSQL and fixed-width
+  ISO-8601 UTC text (``2026-11-22T12:00:00.000000Z``, which sorts chronologically) on SQLite;
+  ``uuid.UUID`` becomes text and ``bool`` becomes 0/1 on both, so a column has one type
+  everywhere. Refused on both, so that both behave alike: a naive datetime (HQ receives clocks
+  from many time zones), a float (money is integers), text holding NUL (PostgreSQL cannot).
+- **Values out.** Rows are plain dicts. Every column whose name ends in ``_at`` is a timestamp
+  and comes back as an aware UTC ``datetime`` on both dialects; PostgreSQL's ``numeric`` results
+  of ``SUM`` over integer money come back as ``int`` (money is never a float or a Decimal here).
+- **Transactions.** :meth:`Connection.transaction` takes the write lock up front on SQLite
+  (``BEGIN IMMEDIATE``: a transaction never fails half-way for want of it) and is a plain
+  read-committed ``BEGIN`` on PostgreSQL, where callers that update shared rows lock them
+  (:meth:`Connection.lock_clause`) in a fixed order.
+
+A :class:`Connection` belongs to one thread; each thread or process opens its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.rows import dict_row
+
+APPLICATION_ID = 0x54464851  # "TFHQ": marks a SQLite file as a fleet database
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+Row = dict[str, Any]
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class DatabaseError(Exception):
+    """A database could not be opened, migrated or used; the message says why."""
+
+
+class SchemaError(DatabaseError):
+    """The database's schema is not one this code may use (newer, foreign, or damaged)."""
+
+
+class Dialect(Enum):
+    """Which SQL engine is underneath."""
+
+    SQLITE = "sqlite"
+    POSTGRES = "postgresql"
+
+
+def parse_url(url: str) -> tuple[Dialect, str]:
+    """Split a database URL into its dialect and what the driver connects to.
+
+    ``sqlite:///abs/path.db`` (an absolute path) or ``postgresql://user@host:port/dbname``
+    (``postgres://`` is accepted too, as libpq does).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+            raise DatabaseError(f"a SQLite URL is sqlite:///absolute/path.db, got {url!r}")
+        return Dialect.SQLITE, parts.path
+    if parts.scheme in ("postgresql", "postgres"):
+        if not parts.path.strip("/"):
+            raise DatabaseError(f"a PostgreSQL URL must name a database, got {_redact(url)!r}")
+        return Dialect.POSTGRES, url
+    raise DatabaseError(
+        f"unsupported database URL {_redact(url)!r}: use sqlite:///path or postgresql://..."
+    )
+
+
+def open_connection(url: str) -> Connection:
+    """Open the database at ``url`` as it is (``fleet.db.connect`` also migrates it)."""
+    dialect, target = parse_url(url)
+    if dialect is Dialect.SQLITE:
+        return _open_sqlite(Path(target))
+    return _open_postgres(target)
+
+
+def driver_errors() -> tuple[type[Exception], ...]:
+    """Exception types a driver raises for a failed statement or a lost connection."""
+    return (sqlite3.Error, psycopg.Error)
+
+
+class Connection:
+    """A connection with dialect-neutral statements, rows as dicts and explicit transactions."""
+
+    def __init__(self, dialect: Dialect, raw: sqlite3.Connection | psycopg.Connection[Row]):
+        self.dialect = dialect
+        self._raw = raw
+        self._in_transaction = False
+        self._savepoints = 0
+
+    # -- statements ------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one statement and return its rows (empty for statements that return none)."""
+        try:
+            if isinstance(self._raw, sqlite3.Connection):
+                cur = self._raw.execute(sql, _sqlite_params(params))
+                if cur.description is None:
+                    return []
+                names = [d[0] for d in cur.description]
+                return [_sqlite_row(names, values) for values in cur.fetchall()]
+            pcur = self._raw.execute(_pg_sql(sql), _pg_params(params))
+            if pcur.description is None:
+                return []
+            return [_pg_row(row) for row in pcur.fetchall()]
+        except driver_errors() as exc:
+            raise _wrap(exc, sql) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement for each parameter set (no rows returned)."""
+        try:
+            if isinstance(self._raw, sqlite3.Connection):
+                self._raw.executemany(sql, [_sqlite_params(p) for p in rows])
+            else:
+                with self._raw.cursor() as cur:
+                    cur.executemany(_pg_sql(sql), [_pg_params(p) for p in rows])
+        except driver_errors() as exc:
+            raise _wrap(exc, sql) from exc
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row of the result, or ``None``."""
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row, or ``None`` when there is no row."""
+        row = self.one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+    def insert(
+        self, table: str, row: Mapping[str, Any], *, on_conflict_nothing: bool = False
+    ) -> bool:
+        """Insert ``row`` (column -> value) into ``table``; True if a row was inserted.
+
+        Table and column names come from our own code, never from input.
+        """
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        tail = " ON CONFLICT DO NOTHING" if on_conflict_nothing else ""
+        first = next(iter(row))
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail} RETURNING {first}"
+        return bool(self.execute(sql, list(row.values())))
+
+    def lock_clause(self) -> str:
+        """``FOR UPDATE`` where rows must be locked explicitly (SQLite locks the whole file)."""
+        return " FOR UPDATE" if self.dialect is Dialect.POSTGRES else ""
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Everything inside commits together or not at all; nesting is a programming error."""
+        if self._in_transaction:
+            raise DatabaseError("transactions do not nest; use savepoint() inside one")
+        self.execute("BEGIN IMMEDIATE" if self.dialect is Dialect.SQLITE else "BEGIN")
+        self._in_transaction = True
+        try:
+            yield self
+        except BaseException:
+            self._in_transaction = False
+            self._rollback_quietly()
+            raise
+        self._in_transaction = False
+        try:
+            self.execute("COMMIT")
+        except DatabaseError:
+            self._rollback_quietly()
+            raise
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Connection]:
+        """A part of the current transaction that can fail alone (rolled back to its start)."""
+        if not self._in_transaction:
+            raise DatabaseError("a savepoint needs an open transaction")
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        finally:
+            self._savepoints -= 1
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    def close(self) -> None:
+        """Close the connection; an open transaction is rolled back."""
+        try:
+            self._raw.close()
+        except driver_errors():
+            pass
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rollback_quietly(self) -> None:
+        with contextlib.suppress(DatabaseError):  # if the connection is gone, so is the work
+            self.execute("ROLLBACK")
+
+
+# -- opening ---------------------------------------------------------------------------------
+
+
+def _open_sqlite(path: Path) -> Connection:
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as f:
+            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise SchemaError(f"{path} is not a SQLite database; refusing to touch it")
+    try:
+        raw = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open {path}: {exc}") from exc
+    conn = Connection(Dialect.SQLITE, raw)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.scalar("PRAGMA journal_mode = WAL")
+        if mode != "wal":
+            raise DatabaseError(f"{path}: cannot switch to WAL journal mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        app_id = int(conn.scalar("PRAGMA application_id"))
+        if app_id != APPLICATION_ID:
+            if app_id != 0 or int(conn.scalar("SELECT count(*) FROM sqlite_master")) != 0:
+                raise SchemaError(
+                    f"{path} belongs to another program (application_id {app_id:#x}); "
+                    "refusing to touch it"
+                )
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_postgres(url: str) -> Connection:
+    try:
+        raw = psycopg.connect(
+            url,
+            autocommit=True,
+            row_factory=dict_row,
+            options="-c TimeZone=UTC",
+            connect_timeout=10,
+        )
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+    return Connection(Dialect.POSTGRES, raw)
+
+
+# -- value adaptation ------------------------------------------------------------------------
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """The SQLite text form of an aware datetime: fixed-width UTC, so text order is time order."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise DatabaseError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
+    return value.astimezone(dt.UTC).strftime(_TS_FORMAT)
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """Inverse of :func:`format_timestamp`."""
+    return dt.datetime.strptime(text, _TS_FORMAT).replace(tzinfo=dt.UTC)
+
+
+def _common(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, float):
+        raise DatabaseError("floats are not stored: money and quantities are integers")
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refusing it on SQLite too keeps the dialects alike.
+        raise DatabaseError("text containing a NUL character cannot be stored")
+    return value
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    return _common(value)
+
+
+def _pg_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        format_timestamp(value)  # refuses a naive one
+        return value
+    return _common(value)
+
+
+def _sqlite_params(params: Params) -> Any:
+    if isinstance(params, Mapping):
+        return {k: _sqlite_value(v) for k, v in params.items()}
+    return [_sqlite_value(v) for v in params]
+
+
+def _pg_params(params: Params) -> Any:
+    if isinstance(params, Mapping):
+        return {k: _pg_value(v) for k, v in params.items()}
+    return [_pg_value(v) for v in params]
+
+
+@functools.lru_cache(maxsize=1024)
+def _pg_sql(sql: str) -> str:
+    # Our SQL has no '?' or '%' inside literals, so the rewrite is exact.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _sqlite_row(names: list[str], values: tuple[Any, ...]) -> Row:
+    row: Row = {}
+    for name, value in zip(names, values, strict=True):
+        is_ts = isinstance(value, str) and name.endswith("_at")
+        row[name] = parse_timestamp(value) if is_ts else value
+    return row
+
+
+def _pg_row(row: Row) -> Row:
+    for name, value in row.items():
+        if isinstance(value, Decimal):
+            if value != value.to_integral_value():
+                raise DatabaseError(f"column {name} returned a fractional number {value}")
+            row[name] = int(value)
+        elif isinstance(value, dt.datetime) and value.tzinfo is not None:
+            row[name] = value.astimezone(dt.UTC)
+    return row
+
+
+class IntegrityError(DatabaseError):
+    """A constraint (unique, foreign key, check, not null) refused a write."""
+
+
+class TransientError(DatabaseError):
+    """A failure that may pass (lost connection, deadlock, busy file): run the transaction again."""
+
+
+def _wrap(exc: Exception, sql: str) -> DatabaseError:
+    text = f"{exc} [in: {' '.join(sql.split())[:200]}]"
+    if isinstance(exc, sqlite3.IntegrityError | psycopg.errors.IntegrityError):
+        return IntegrityError(text)
+    if isinstance(exc, psycopg.OperationalError) or (
+        isinstance(exc, psycopg.Error) and getattr(exc, "sqlstate", None) in _PG_TRANSIENT
+    ):
+        return TransientError(text)
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return TransientError(text)
+    return DatabaseError(text)
+
+
+# serialization_failure, deadlock_detected: the transaction may simply be run again
+_PG_TRANSIENT = {"40001", "40P01"}
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

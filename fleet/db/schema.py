@@ -1,0 +1,469 @@
+"""The fleet database's schema: an append-only list of migrations, run on SQLite or PostgreSQL.
+
+Each migration is DDL written once with a few placeholders for what the dialects spell
+differently (``{int}`` is a 64-bit integer, ``{ts}`` a timestamp, ``{blob}`` raw bytes,
+``{id}`` a generated primary key, ``{strict}`` SQLite's type-checked tables). Never edit a
+migration that has shipped: append a new one. ``schema_migrations`` records each applied
+version; a database at a version newer than this code is refused rather than written to,
+because older code would misread it.
+
+Money columns are ``{int}`` minor units; SQLite tables are ``STRICT`` so ``'12.50'`` or ``12.5``
+in a money column fails at once instead of corrupting totals. Timestamp columns end in ``_at``
+(the engine converts them, see ``fleet.db.engine``). Lists inside an event that nobody queries
+row by row (firmware versions, peripheral states) are kept as JSON text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fleet.db.engine import Connection, Dialect, SchemaError, open_connection
+
+_TOKENS: dict[Dialect, dict[str, str]] = {
+    Dialect.SQLITE: {
+        "int": "INTEGER",
+        "ts": "TEXT",
+        "blob": "BLOB",
+        "id": "INTEGER PRIMARY KEY",
+        "strict": " STRICT",
+    },
+    Dialect.POSTGRES: {
+        "int": "BIGINT",
+        "ts": "TIMESTAMPTZ",
+        "blob": "BYTEA",
+        "id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "strict": "",
+    },
+}
+
+V1 = """
+CREATE TABLE devices (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    acked_seq {int} NOT NULL DEFAULT 0,
+    max_seq {int} NOT NULL DEFAULT 0,
+    first_seen_at {ts} NOT NULL,
+    last_seen_at {ts} NOT NULL,
+    status TEXT NOT NULL DEFAULT 'unknown' CHECK (status IN ('unknown', 'online', 'offline')),
+    connection_no {int},
+    status_changed_at {ts},
+    price_book_version {int},
+    promotion_set_version {int},
+    member_cache_version {int},
+    device_config_version {int},
+    versions_reported_at {ts},
+    PRIMARY KEY (tenant, store, device),
+    CHECK (acked_seq >= 0 AND max_seq >= acked_seq)
+){strict};
+
+CREATE TABLE events (
+    event_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    seq {int} NOT NULL CHECK (seq >= 1),
+    type TEXT NOT NULL,
+    schema {int} NOT NULL,
+    occurred_at {ts} NOT NULL,
+    received_at {ts} NOT NULL,
+    payload {blob} NOT NULL,
+    projection_error TEXT,
+    UNIQUE (tenant, store, device, seq),
+    FOREIGN KEY (tenant, store, device) REFERENCES devices (tenant, store, device)
+){strict};
+CREATE INDEX events_type_occurred ON events (type, occurred_at);
+
+CREATE TABLE sales (
+    sale_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    receipt_no TEXT NOT NULL,
+    opened_at {ts} NOT NULL,
+    completed_at {ts} NOT NULL,
+    cashier_id TEXT NOT NULL,
+    shift_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    prices_include_tax {int} NOT NULL CHECK (prices_include_tax IN (0, 1)),
+    subtotal {int} NOT NULL,
+    discount_total {int} NOT NULL,
+    tax_total {int} NOT NULL,
+    total {int} NOT NULL,
+    rounding {int} NOT NULL,
+    change {int} NOT NULL,
+    member_id TEXT,
+    points_earned {int} NOT NULL,
+    points_redeemed {int} NOT NULL,
+    coupons TEXT NOT NULL,
+    price_book_version {int} NOT NULL,
+    promotion_set_version {int} NOT NULL
+){strict};
+CREATE INDEX sales_store_completed ON sales (tenant, store, completed_at);
+CREATE INDEX sales_member ON sales (member_id);
+
+CREATE TABLE sale_lines (
+    sale_id TEXT NOT NULL REFERENCES sales (sale_id),
+    line_no {int} NOT NULL,
+    position {int} NOT NULL,
+    sku TEXT NOT NULL,
+    gtin TEXT,
+    name TEXT NOT NULL,
+    category TEXT,
+    tax_class TEXT NOT NULL,
+    qty {int} NOT NULL,
+    uom TEXT NOT NULL,
+    unit_price {int} NOT NULL,
+    price_per {int} NOT NULL,
+    price_source TEXT NOT NULL,
+    gross {int} NOT NULL,
+    net {int} NOT NULL,
+    tax {int} NOT NULL,
+    points_earned {int} NOT NULL,
+    PRIMARY KEY (sale_id, line_no),
+    UNIQUE (sale_id, position)
+){strict};
+CREATE INDEX sale_lines_sku ON sale_lines (sku);
+
+CREATE TABLE sale_discounts (
+    sale_id TEXT NOT NULL,
+    line_no {int} NOT NULL,
+    position {int} NOT NULL,
+    promotion_id TEXT NOT NULL,
+    promotion_version {int} NOT NULL,
+    name TEXT NOT NULL,
+    amount {int} NOT NULL,
+    coupon TEXT,
+    PRIMARY KEY (sale_id, line_no, position),
+    FOREIGN KEY (sale_id, line_no) REFERENCES sale_lines (sale_id, line_no)
+){strict};
+CREATE INDEX sale_discounts_promotion ON sale_discounts (promotion_id);
+
+CREATE TABLE sale_taxes (
+    sale_id TEXT NOT NULL REFERENCES sales (sale_id),
+    position {int} NOT NULL,
+    tax_class TEXT NOT NULL,
+    rate_ppm {int} NOT NULL,
+    net {int} NOT NULL,
+    tax {int} NOT NULL,
+    gross {int} NOT NULL,
+    PRIMARY KEY (sale_id, position)
+){strict};
+
+CREATE TABLE refunds (
+    refund_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    receipt_no TEXT NOT NULL,
+    original_sale_id TEXT NOT NULL,
+    original_receipt_no TEXT NOT NULL,
+    completed_at {ts} NOT NULL,
+    cashier_id TEXT NOT NULL,
+    authorised_by TEXT,
+    shift_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    total {int} NOT NULL,
+    rounding {int} NOT NULL,
+    member_id TEXT,
+    points_reversed {int} NOT NULL,
+    points_returned {int} NOT NULL
+){strict};
+CREATE INDEX refunds_original ON refunds (original_sale_id);
+
+CREATE TABLE refund_lines (
+    refund_id TEXT NOT NULL REFERENCES refunds (refund_id),
+    position {int} NOT NULL,
+    original_line_no {int} NOT NULL,
+    sku TEXT NOT NULL,
+    qty {int} NOT NULL,
+    amount {int} NOT NULL,
+    tax {int} NOT NULL,
+    points_reversed {int} NOT NULL,
+    PRIMARY KEY (refund_id, position)
+){strict};
+
+CREATE TABLE refund_taxes (
+    refund_id TEXT NOT NULL REFERENCES refunds (refund_id),
+    position {int} NOT NULL,
+    tax_class TEXT NOT NULL,
+    rate_ppm {int} NOT NULL,
+    net {int} NOT NULL,
+    tax {int} NOT NULL,
+    gross {int} NOT NULL,
+    PRIMARY KEY (refund_id, position)
+){strict};
+
+CREATE TABLE tenders (
+    owner_kind TEXT NOT NULL CHECK (owner_kind IN ('sale', 'refund')),
+    owner_id TEXT NOT NULL,
+    position {int} NOT NULL,
+    kind TEXT NOT NULL,
+    amount {int} NOT NULL,
+    tendered {int} NOT NULL,
+    change {int} NOT NULL,
+    reference TEXT,
+    approval_code TEXT,
+    masked_pan TEXT,
+    card_scheme TEXT,
+    points {int},
+    PRIMARY KEY (owner_kind, owner_id, position)
+){strict};
+
+CREATE TABLE voids (
+    sale_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    opened_at {ts} NOT NULL,
+    voided_at {ts} NOT NULL,
+    cashier_id TEXT NOT NULL,
+    authorised_by TEXT NOT NULL,
+    shift_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    line_count {int} NOT NULL,
+    total {int} NOT NULL
+){strict};
+
+CREATE TABLE loyalty_ledger (
+    entry_id {id},
+    tenant TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'reverse', 'return', 'adjust', 'expire')),
+    points {int} NOT NULL,
+    ref_kind TEXT NOT NULL CHECK (ref_kind IN ('sale', 'refund', 'adjustment')),
+    ref_id TEXT NOT NULL,
+    event_id TEXT REFERENCES events (event_id),
+    store TEXT,
+    device TEXT,
+    booked_at {ts} NOT NULL,
+    UNIQUE (ref_kind, ref_id, kind)
+){strict};
+CREATE INDEX loyalty_ledger_member ON loyalty_ledger (tenant, member_id);
+
+CREATE TABLE stock_deltas (
+    delta_id {id},
+    event_id TEXT NOT NULL REFERENCES events (event_id),
+    position {int} NOT NULL,
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    delta {int} NOT NULL,
+    uom TEXT,
+    counted {int},
+    reason TEXT NOT NULL
+        CHECK (reason IN ('sale', 'return', 'receiving', 'count', 'waste', 'adjust')),
+    reference TEXT,
+    moved_by TEXT NOT NULL,
+    moved_at {ts} NOT NULL,
+    UNIQUE (event_id, position)
+){strict};
+CREATE INDEX stock_deltas_store_sku ON stock_deltas (tenant, store, sku);
+
+CREATE TABLE shifts (
+    shift_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    z_no {int} NOT NULL,
+    cashier_id TEXT NOT NULL,
+    closed_by TEXT NOT NULL,
+    opened_at {ts} NOT NULL,
+    closed_at {ts} NOT NULL,
+    currency TEXT NOT NULL,
+    opening_float {int} NOT NULL,
+    sales_count {int} NOT NULL,
+    sales_total {int} NOT NULL,
+    refunds_count {int} NOT NULL,
+    refunds_total {int} NOT NULL,
+    voids_count {int} NOT NULL,
+    discount_total {int} NOT NULL,
+    tax_total {int} NOT NULL,
+    rounding_total {int} NOT NULL
+){strict};
+
+CREATE TABLE shift_tenders (
+    shift_id TEXT NOT NULL REFERENCES shifts (shift_id),
+    position {int} NOT NULL,
+    kind TEXT NOT NULL,
+    expected {int} NOT NULL,
+    counted {int} NOT NULL,
+    over_short {int} NOT NULL,
+    PRIMARY KEY (shift_id, position)
+){strict};
+
+CREATE TABLE shift_movements (
+    shift_id TEXT NOT NULL REFERENCES shifts (shift_id),
+    position {int} NOT NULL,
+    kind TEXT NOT NULL,
+    amount {int} NOT NULL,
+    moved_at {ts} NOT NULL,
+    moved_by TEXT NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (shift_id, position)
+){strict};
+
+CREATE TABLE members_enrolled (
+    event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    card_no TEXT,
+    first_name TEXT,
+    consent_marketing {int} NOT NULL CHECK (consent_marketing IN (0, 1)),
+    enrolled_at {ts} NOT NULL,
+    cashier_id TEXT NOT NULL
+){strict};
+CREATE INDEX members_enrolled_member ON members_enrolled (tenant, member_id);
+
+CREATE TABLE feedback (
+    event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    sale_id TEXT NOT NULL,
+    rating {int} NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    member_id TEXT,
+    given_at {ts} NOT NULL
+){strict};
+
+CREATE TABLE device_health (
+    event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    reported_at {ts} NOT NULL,
+    uptime_s {int} NOT NULL,
+    software_version TEXT NOT NULL,
+    firmware_versions TEXT NOT NULL,
+    peripherals TEXT NOT NULL,
+    outbox_depth {int} NOT NULL,
+    oldest_unacked_seq {int},
+    disk_free_bytes {int} NOT NULL,
+    disk_total_bytes {int} NOT NULL,
+    clock_synced {int} NOT NULL CHECK (clock_synced IN (0, 1)),
+    documents TEXT NOT NULL
+){strict};
+CREATE INDEX device_health_device ON device_health (tenant, store, device, reported_at);
+
+CREATE TABLE documents_applied (
+    event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    scope_level TEXT NOT NULL,
+    version {int} NOT NULL,
+    doc_id TEXT NOT NULL,
+    applied_at {ts} NOT NULL
+){strict};
+CREATE INDEX documents_applied_kind ON documents_applied (kind, version);
+
+CREATE TABLE documents_rejected (
+    event_id TEXT PRIMARY KEY REFERENCES events (event_id),
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT,
+    version {int},
+    doc_id TEXT,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    rejected_at {ts} NOT NULL
+){strict};
+
+CREATE TABLE dead_letters (
+    dead_letter_id {id},
+    received_at {ts} NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    error_path TEXT,
+    payload {blob} NOT NULL
+){strict};
+CREATE INDEX dead_letters_received ON dead_letters (received_at);
+
+CREATE TABLE document_versions (
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    version {int} NOT NULL CHECK (version >= 1),
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (kind, scope)
+){strict};
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+"""Index + 1 is the schema version a migration brings the database to."""
+
+_PG_LOCK_KEY = 0x54464851  # serialises migrations of concurrently starting workers
+
+
+def connect(url: str, *, migrate_schema: bool = True) -> Connection:
+    """Open the database at ``url`` and, by default, bring its schema up to date."""
+    conn = open_connection(url)
+    if migrate_schema:
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def schema_version(conn: Connection) -> int:
+    """The highest migration applied (0 for an empty database)."""
+    if not _has_migrations_table(conn):
+        return 0
+    return int(conn.scalar("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations"))
+
+
+def migrate(conn: Connection) -> int:
+    """Apply the migrations the database has not seen, each in its own transaction.
+
+    Safe to run from several processes at once: PostgreSQL takes an advisory lock, SQLite's
+    ``BEGIN IMMEDIATE`` takes the file's write lock. Returns the resulting version.
+    """
+    while True:
+        with conn.transaction():
+            if conn.dialect is Dialect.POSTGRES:
+                conn.execute("SELECT pg_advisory_xact_lock(?)", [_PG_LOCK_KEY])
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version {int} PRIMARY KEY, applied_at {ts} NOT NULL){strict}".format_map(
+                    _TOKENS[conn.dialect]
+                )
+            )
+            current = schema_version(conn)
+            if current > len(MIGRATIONS):
+                raise SchemaError(
+                    f"the fleet database is at schema version {current}, newer than this "
+                    f"software understands ({len(MIGRATIONS)}); run the newer software"
+                )
+            if current == len(MIGRATIONS):
+                return current
+            for statement in _statements(MIGRATIONS[current].format_map(_TOKENS[conn.dialect])):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                [current + 1, dt.datetime.now(dt.UTC)],
+            )
+
+
+def _has_migrations_table(conn: Connection) -> bool:
+    if conn.dialect is Dialect.SQLITE:
+        sql = "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        sql = "SELECT 1 AS x FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+    return conn.one(sql, ["schema_migrations"]) is not None
+
+
+def _statements(script: str) -> list[str]:
+    # Our migrations hold no semicolons inside literals or bodies, so the split is exact.
+    return [part for part in script.split(";") if part.strip()]

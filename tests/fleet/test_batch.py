@@ -1,0 +1,142 @@
+"""A batch into the database: refusals become dead letters; any order or repeat applies once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fleet.db import Connection, DeviceKey, Outcome, seq_state
+from fleet.ingest import Incoming, Invalid, SeqTracker, apply_batch, check
+from protocol.ids import uuid7
+from tests.factories import NOW
+from tests.fleet import samples
+
+RECEIVED = NOW + dt.timedelta(seconds=3)
+
+
+def _msg(topic: str, payload: bytes) -> Incoming:
+    return Incoming(topic=topic, payload=payload, received_at=RECEIVED)
+
+
+def _feedback(seq: int, device: str = "till-1") -> Incoming:
+    body = samples.feedback()
+    return _msg(f"tf/v1/s-001/{device}/up/feedback.given", samples.wire(body, seq, device=device))
+
+
+GOOD = samples.wire(samples.feedback(), 1)
+TOPIC = "tf/v1/s-001/till-1/up/feedback.given"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason", "path"),
+    [
+        (TOPIC, b"\x00\xffgarbage", "", "$"),
+        (TOPIC, b'{"type": "feedback.given"}', "missing required field", "$"),
+        (TOPIC, GOOD.replace(b'"rating":5', b'"rating":5.0'), "Expected `int`", "$.body.rating"),
+        ("tf/v1/all/till-1/up/feedback.given", GOOD, "bad topic", None),
+        ("tf/v1/s-001/up/up/feedback.given", GOOD, "bad topic", None),
+        ("tf/v1/s-002/till-1/up/feedback.given", GOOD, "envelope store 's-001'", "$.store"),
+        ("tf/v1/s-001/till-2/up/feedback.given", GOOD, "envelope device 'till-1'", "$.device"),
+        ("tf/v1/s-001/till-1/up/sale.completed", GOOD, "envelope type", "$.type"),
+    ],
+    ids=["garbage", "truncated", "float", "store-all", "reserved-id", "other-store",
+         "other-device", "other-type"],
+)  # fmt: skip
+def test_messages_that_can_never_apply_are_refused_with_a_reason(
+    topic: str, payload: bytes, reason: str, path: str | None
+) -> None:
+    got = check(topic, payload, "acme")
+    assert isinstance(got, Invalid)
+    assert reason in got.reason
+    assert got.path == path
+
+
+def test_another_tenants_event_is_refused() -> None:
+    payload = samples.wire(samples.feedback(), 1, tenant="globex")
+    assert check(TOPIC, payload, "acme") == Invalid(
+        "tenant 'globex' is not this fleet's ('acme')", "$.tenant"
+    )
+
+
+def test_dead_letters_keep_topic_reason_path_and_raw_bytes(fleet_db: Connection) -> None:
+    forged = samples.wire(samples.feedback(), 1, device="till-9")
+    batch = [
+        _msg(TOPIC, b"\x00\xffgarbage"),
+        _msg(TOPIC, forged),
+        _feedback(1),
+        _msg(TOPIC, samples.wire(samples.feedback(2), 1, eid=uuid7(samples.BASE_MS, b"\x99" * 10))),
+    ]
+    result = apply_batch(fleet_db, batch, "acme")
+    assert result.outcomes == {Outcome.APPLIED: 1, Outcome.SEQ_TAKEN: 1}
+    assert result.dead_letters == 3
+    rows = fleet_db.execute(
+        "SELECT topic, reason, error_path, payload, received_at FROM dead_letters"
+        " ORDER BY dead_letter_id"
+    )
+    assert [(r["topic"], r["error_path"], r["payload"]) for r in rows] == [
+        (TOPIC, "$", b"\x00\xffgarbage"),
+        (TOPIC, "$.device", forged),
+        (TOPIC, "$.seq", batch[3].payload),
+    ]
+    assert "another event's" in rows[2]["reason"]
+    assert all(r["received_at"] == RECEIVED for r in rows)
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 1
+
+
+def test_gaps_hold_the_mark_until_filled(fleet_db: Connection) -> None:
+    key = DeviceKey("acme", "s-001", "till-1")
+    first = apply_batch(fleet_db, [_feedback(s) for s in (1, 2, 5, 6, 9)], "acme")
+    assert first.devices[key].hwm == 2
+    assert first.devices[key].gap == (3, 4)
+    assert first.devices[key].max_seq == 9
+    apply_batch(fleet_db, [_feedback(4), _feedback(3)], "acme")
+    assert seq_state(fleet_db, key).hwm == 6
+    assert seq_state(fleet_db, key).gap == (7, 8)
+    row = fleet_db.one("SELECT acked_seq, max_seq, last_seen_at FROM devices")
+    assert row == {"acked_seq": 6, "max_seq": 9, "last_seen_at": RECEIVED}
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    order=st.permutations(list(range(1, 16))),
+    dups=st.lists(st.integers(1, 15), max_size=10),
+    cuts=st.lists(st.integers(0, 25), max_size=5),
+)
+def test_any_order_duplication_and_batching_applies_each_event_once_with_the_right_mark(
+    fleet_db: Connection, order: list[int], dups: list[int], cuts: list[int]
+) -> None:
+    device = f"t-{uuid.uuid4().hex[:12]}"  # a fresh till per example: examples share the database
+    key = DeviceKey("acme", "s-001", device)
+    stream = [*order, *dups]
+    bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+    tracker = SeqTracker()
+    for lo, hi in itertools.pairwise(bounds):
+        seqs = stream[lo:hi]
+        result = apply_batch(fleet_db, [_feedback(s, device) for s in seqs], "acme")
+        for s in seqs:
+            tracker.observe(s)
+        state = result.devices[key]
+        assert state.hwm == tracker.hwm
+        gap = tracker.first_gap()
+        assert state.gap == (None if gap is None else (gap.first, gap.last))
+    counts = fleet_db.one(
+        "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM events WHERE device = ?", [device]
+    )
+    assert counts == {"n": 15, "d": 15}
+    assert fleet_db.scalar("SELECT count(*) AS n FROM feedback WHERE device = ?", [device]) == 15
+    assert seq_state(fleet_db, key).hwm == 15
+
+
+def test_the_raw_payload_is_kept_byte_for_byte(fleet_db: Connection) -> None:
+    payload = samples.wire(samples.feedback(3), 1).replace(b"{", b"{ ", 1)  # any valid spelling
+    apply_batch(fleet_db, [_msg(TOPIC, payload)], "acme")
+    assert fleet_db.scalar("SELECT payload FROM events") == payload

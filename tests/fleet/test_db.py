@@ -1,0 +1,197 @@
+"""The fleet DB layer on both dialects: migrations, value adaptation, transactions, versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from fleet.db import (
+    MIGRATIONS,
+    Connection,
+    DatabaseError,
+    Dialect,
+    IntegrityError,
+    SchemaError,
+    connect,
+    current_version,
+    next_version,
+    parse_url,
+    schema_version,
+)
+from protocol.messages import DocScope
+
+TABLES = {
+    "devices", "events", "sales", "sale_lines", "sale_discounts", "sale_taxes", "tenders",
+    "refunds", "refund_lines", "refund_taxes", "voids", "loyalty_ledger", "stock_deltas",
+    "shifts", "shift_tenders", "shift_movements", "members_enrolled", "feedback", "device_health",
+    "documents_applied", "documents_rejected", "dead_letters", "document_versions",
+    "schema_migrations",
+}  # fmt: skip
+
+
+def _tables(conn: Connection) -> set[str]:
+    if conn.dialect is Dialect.SQLITE:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r["name"] for r in rows}
+    rows = conn.execute("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")
+    return {r["name"] for r in rows}
+
+
+def test_migrations_create_every_table_and_running_them_again_changes_nothing(
+    empty_db_url: str,
+) -> None:
+    with connect(empty_db_url) as conn:
+        assert schema_version(conn) == len(MIGRATIONS)
+        assert _tables(conn) == TABLES
+    with connect(empty_db_url) as again:
+        assert schema_version(again) == len(MIGRATIONS)
+        assert again.scalar("SELECT count(*) AS n FROM schema_migrations") == len(MIGRATIONS)
+
+
+def test_a_database_newer_than_the_code_is_refused(empty_db_url: str) -> None:
+    with connect(empty_db_url) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            [len(MIGRATIONS) + 1, dt.datetime.now(dt.UTC)],
+        )
+    with pytest.raises(SchemaError, match="newer than this software"):
+        connect(empty_db_url)
+
+
+def test_concurrent_first_starts_migrate_once(empty_db_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            connect(empty_db_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with connect(empty_db_url) as conn:
+        assert conn.scalar("SELECT count(*) AS n FROM schema_migrations") == len(MIGRATIONS)
+
+
+def test_values_round_trip_identically_on_both_dialects(fleet_db: Connection) -> None:
+    at = dt.datetime(2026, 11, 22, 13, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    with fleet_db.transaction():
+        fleet_db.execute(
+            "INSERT INTO dead_letters (received_at, topic, reason, error_path, payload)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [at, "tf/v1/x", "why", None, b"\x00\xff raw"],
+        )
+    row = fleet_db.one("SELECT received_at, error_path, payload FROM dead_letters")
+    assert row == {"received_at": at, "error_path": None, "payload": b"\x00\xff raw"}
+    assert row["received_at"].tzinfo == dt.UTC
+    total = fleet_db.scalar(
+        "SELECT SUM(x) AS s FROM (SELECT 10000000000000 AS x UNION ALL SELECT 1 AS x) t"
+    )
+    assert total == 10_000_000_000_001
+    assert type(total) is int
+
+
+def test_naive_datetimes_and_floats_are_refused(fleet_db: Connection) -> None:
+    with pytest.raises(DatabaseError, match="naive"):
+        fleet_db.execute("SELECT ? AS x", [dt.datetime(2026, 1, 1)])
+    with pytest.raises(DatabaseError, match="floats"):
+        fleet_db.execute("SELECT ? AS x", [12.5])
+
+
+def test_a_failed_transaction_leaves_nothing_and_a_savepoint_fails_alone(
+    fleet_db: Connection,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    scope = DocScope(tenant="acme", store=None, device=None)
+
+    def bump_then_fail() -> None:
+        with fleet_db.transaction():
+            next_version(fleet_db, "price_book", scope, now=now)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        bump_then_fail()
+    assert current_version(fleet_db, "price_book", scope) is None
+
+    def clash() -> None:
+        with fleet_db.savepoint():
+            next_version(fleet_db, "ack", scope, now=now)
+            fleet_db.execute(
+                "INSERT INTO document_versions (kind, scope, version, updated_at)"
+                " VALUES (?, ?, ?, ?)",
+                ["price_book", "acme", 5, now],
+            )
+
+    with fleet_db.transaction():
+        next_version(fleet_db, "price_book", scope, now=now)
+        with pytest.raises(IntegrityError):
+            clash()
+    assert current_version(fleet_db, "price_book", scope) == 1
+    assert current_version(fleet_db, "ack", scope) is None
+
+
+def test_document_versions_only_grow_per_kind_and_scope(fleet_db: Connection) -> None:
+    now = dt.datetime.now(dt.UTC)
+    dev = DocScope(tenant="acme", store="s-001", device="till-1")
+    store = DocScope(tenant="acme", store="s-001", device=None)
+    with fleet_db.transaction():
+        got = [next_version(fleet_db, "command", dev, now=now) for _ in range(3)]
+        other = next_version(fleet_db, "command", store, now=now)
+        jumped = next_version(fleet_db, "command", dev, now=now, at_least=100)
+        after = next_version(fleet_db, "command", dev, now=now, at_least=5)
+    assert got == [1, 2, 3]
+    assert other == 1
+    assert (jumped, after) == (100, 101)
+
+
+def test_foreign_sqlite_files_are_refused_and_left_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"not a database at all\n" * 10)
+    with pytest.raises(SchemaError, match="not a SQLite database"):
+        connect(f"sqlite://{notes}")
+    assert notes.read_bytes() == b"not a database at all\n" * 10
+
+    other = tmp_path / "other.db"
+    import sqlite3
+
+    raw = sqlite3.connect(other)
+    raw.execute("CREATE TABLE recipes (name TEXT)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(SchemaError, match="another program"):
+        connect(f"sqlite://{other}")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://relative.db", "absolute"),
+        ("sqlite:///", "absolute"),
+        ("mysql://u@h/db", "unsupported"),
+        ("postgresql://u:secret@h:5432/", "must name a database"),
+    ],
+)
+def test_bad_urls_say_what_is_wrong_without_leaking_passwords(url: str, message: str) -> None:
+    with pytest.raises(DatabaseError, match=message) as err:
+        parse_url(url)
+    assert "secret" not in str(err.value)
+
+
+def test_urls_pick_the_dialect() -> None:
+    assert parse_url("sqlite:///var/lib/fleet.db") == (Dialect.SQLITE, "/var/lib/fleet.db")
+    assert parse_url("postgresql://fleet@127.0.0.1:5432/fleet")[0] is Dialect.POSTGRES
+
+
+@pytest.mark.postgres
+def test_an_unreachable_postgres_is_a_clear_error() -> None:
+    port = 1  # nothing listens on a privileged port below 1024 on loopback here
+    with pytest.raises(DatabaseError, match="cannot connect to PostgreSQL"):
+        connect(f"postgresql://postgres@127.0.0.1:{port}/x{uuid.uuid4().hex[:6]}")
