@@ -10,12 +10,11 @@ from pathlib import Path
 
 import click
 
-from edge.checkout.till import Till
-from edge.command_socket import CommandClient, CommandServer
+from edge.command_socket import CommandClient
 from edge.settings import Settings, SettingsError, load
-from edge.store.db import StoreError, open_store
-from edge.store.outbox import Origin
-from edge.sync.client import SyncClient
+from edge.station.app import Station
+from edge.station.devices import DevicesError
+from edge.store.db import StoreError
 from protocol import __version__
 
 DEFAULT_CONFIG = Path("/etc/tillfleet/till.toml")
@@ -48,31 +47,19 @@ def main() -> None:
 def run(config_path: Path) -> None:
     """Run the checkout loop and serve its command socket until stopped."""
     settings = _settings(config_path)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        conn = open_store(settings.store_path)
+        station = Station(settings)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    sync: SyncClient | None = None
-    if settings.sync is not None:
-        origin = Origin(settings.config.tenant, settings.config.store, settings.config.device)
-        sync = SyncClient(settings.store_path, origin, settings.sync, software_version=__version__)
-    till = Till(conn, settings.config, online=(lambda: sync.online) if sync else (lambda: False))
-    if sync is not None:
-        sync.on_documents = till.documents_changed
-    server = CommandServer(till, settings.socket)
+    except DevicesError as exc:
+        raise click.ClickException(f"{config_path}: {exc}") from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server.start()
-    if sync is not None:
-        sync.start()
+    station.start()
     click.echo(f"till {settings.config.store}/{settings.config.device} ready on {settings.socket}")
     stop.wait()
-    server.stop()
-    if sync is not None:
-        sync.stop()
-    conn.close()
+    station.stop()
 
 
 @main.command()

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from edge.checkout.till import Reply, Till
 
 MAX_LINE = 64 * 1024
 _reply_encoder = msgspec.json.Encoder()
+
+
+log = logging.getLogger(__name__)
 
 
 class CommandServer:
@@ -45,6 +49,12 @@ class CommandServer:
         self._sock: socket.socket | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._listeners: list[Callable[[Reply], None]] = []
+
+    def on_reply(self, listener: Callable[[Reply], None]) -> None:
+        """Call ``listener`` on the loop thread after every accepted command (in-process
+        watchers: the customer displays). It must only hand the view over, never block."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Bind the socket (replacing a stale one) and start the loop and accept threads."""
@@ -97,6 +107,11 @@ class CommandServer:
                 self._broadcast(reply)
 
     def _broadcast(self, reply: Reply) -> None:
+        for listener in self._listeners:
+            try:
+                listener(reply)
+            except Exception:  # a display bug must not stop the checkout
+                log.exception("reply listener failed")
         line = _reply_encoder.encode({"view": reply.view}) + b"\n"
         with self._watch_lock:
             alive = []

@@ -12,11 +12,16 @@ from protocol.messages import Body
 
 
 class Refused(Exception):  # noqa: N818 - a refusal is an outcome, not an error
-    """A command the till will not carry out; ``reason`` is shown to the cashier."""
+    """A command the till will not carry out; ``reason`` is shown to the cashier.
 
-    def __init__(self, reason: str) -> None:
+    ``needs`` names, for machines, what would make the command acceptable (``"weight"``: a
+    stable reading from the scale), so the device layer can supply it without parsing text.
+    """
+
+    def __init__(self, reason: str, *, needs: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.needs = needs
 
 
 @dataclass

@@ -196,7 +196,8 @@ class Till:
             batch = handler(self, command)
             self._commit(batch)
         except Refused as refusal:
-            return self._reply(False, refusal.reason)
+            needs = {"needs": refusal.needs} if refusal.needs is not None else None
+            return self._reply(False, refusal.reason, needs)
         return self._reply(True, None, batch.data)
 
     def _reply(self, ok: bool, reason: str | None, data: dict[str, Any] | None = None) -> Reply:

@@ -111,7 +111,7 @@ def add_item(till: Till, c: cmd.AddItem) -> Batch:
             qty, uom = weight, "g"
     elif item.weighed:
         if weight is None:
-            raise Refused(f"put {item.name} on the scale (no stable weight)")
+            raise Refused(f"put {item.name} on the scale (no stable weight)", needs="weight")
         if isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT_G or c.qty != 1:
             raise Refused("the weight must be 1 g to 100 kg, one item at a time")
         qty, uom = weight, "g"
