@@ -21,22 +21,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.peripherals import drawer as drawer_mod
-from edge.peripherals import ioboard as ioboard_mod
-from edge.peripherals import pole_display as display_mod
-from edge.peripherals import printer as printer_mod
-from edge.peripherals import scale as scale_mod
-from edge.peripherals import scanner as scanner_mod
 from edge.peripherals.base import Device, DeviceError
-from edge.peripherals.drawer import CashDrawer
-from edge.peripherals.ioboard import IoBoard
-from edge.peripherals.pole_display import PoleDisplay
-from edge.peripherals.printer import PrintWorker, ReceiptPrinter
-from edge.peripherals.scale import Scale
-from edge.peripherals.scanner import Scanner
 from protocol.messages.uplink import PeripheralHealth
+
+if TYPE_CHECKING:
+    from edge.peripherals.drawer import CashDrawer
+    from edge.peripherals.ioboard import IoBoard
+    from edge.peripherals.pole_display import PoleDisplay
+    from edge.peripherals.printer import PrintWorker, ReceiptPrinter
+    from edge.peripherals.scale import Scale
+    from edge.peripherals.scanner import Scanner
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +70,8 @@ class Devices:
         The printer gets its print worker on the store at ``store_path`` (its queue).
         """
         if self.printer is not None:
+            from edge.peripherals.printer import PrintWorker
+
             self.print_worker = PrintWorker(store_path, self.printer)
         for device in self.all:
             try:
@@ -139,23 +137,38 @@ def build_devices(tables: Mapping[str, Mapping[str, Any]] | None) -> Devices:
 
 
 def _add(devices: Devices, kind: str, name: str, section: dict[str, Any]) -> None:
+    # Each driver is imported only when a device of its kind is configured: the drivers pull in
+    # gpiozero, evdev and more, and `till run` must come back fast after a power cut on a Pi.
+    # ruff: noqa: PLC0415
     if kind == "printer":
+        from edge.peripherals import printer
+
         _only_one(devices.printer, kind)
-        devices.printer = printer_mod.build(name, section)
+        devices.printer = printer.build(name, section)
     elif kind == "scanner":
-        devices.scanners.append(scanner_mod.build(name, section))
+        from edge.peripherals import scanner
+
+        devices.scanners.append(scanner.build(name, section))
     elif kind == "scale":
+        from edge.peripherals import scale
+
         _only_one(devices.scale, kind)
-        devices.scale = scale_mod.build(name, section)
+        devices.scale = scale.build(name, section)
     elif kind == "drawer":
+        from edge.peripherals import drawer
+
         _only_one(devices.drawer, kind)
         sink = _PrinterKick(devices.printer) if devices.printer is not None else None
-        devices.drawer = drawer_mod.build(name, section, kick_sink=sink)
+        devices.drawer = drawer.build(name, section, kick_sink=sink)
     elif kind == "pole_display":
-        devices.displays.append(display_mod.build(name, section))
+        from edge.peripherals import pole_display
+
+        devices.displays.append(pole_display.build(name, section))
     elif kind == "ioboard":
+        from edge.peripherals import ioboard
+
         _only_one(devices.ioboard, kind)
-        devices.ioboard = ioboard_mod.build(name, section)
+        devices.ioboard = ioboard.build(name, section)
 
 
 class _PrinterKick:

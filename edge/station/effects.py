@@ -29,13 +29,9 @@ import msgspec
 
 from edge.checkout import events as ev
 from edge.peripherals.base import DeviceError
-from edge.peripherals.printer import (
-    StoreInfo,
-    enqueue,
-    render_refund,
-    render_sale,
-)
 from edge.peripherals.printer.document import Align, Document, Text
+from edge.peripherals.printer.layout import StoreInfo, render_refund, render_sale
+from edge.peripherals.printer.queue import enqueue
 from edge.station.devices import Devices
 from edge.store.db import open_store, transaction
 from edge.store.documents import device_config
