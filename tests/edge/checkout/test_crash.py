@@ -170,6 +170,7 @@ def _check_books(store: Path, ledger: Ledger) -> None:
         conn.close()
 
 
+@pytest.mark.timeout(900)  # 200 process starts; slow on a loaded machine, bounded all the same
 def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("CRASH_SEED", "20261122")))
     seed_store(tmp_path / "till.db")
