@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import click
 
+from edge.checkout.auth import hash_pin
 from edge.command_socket import CommandClient
 from edge.settings import Settings, SettingsError, load
 from edge.station.app import Station
 from edge.station.devices import DevicesError
-from edge.store.db import StoreError
+from edge.store.db import StoreError, open_store
+from edge.store.documents import add_cashier
 from protocol import __version__
 
 DEFAULT_CONFIG = Path("/etc/tillfleet/till.toml")
@@ -60,6 +63,34 @@ def run(config_path: Path) -> None:
     click.echo(f"till {settings.config.store}/{settings.config.device} ready on {settings.socket}")
     stop.wait()
     station.stop()
+
+
+@main.command("cashier-add")
+@config_option
+@click.option("--id", "cashier_id", required=True, help="the id the cashier logs in with")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["cashier", "manager"]), default="cashier")
+@click.password_option("--pin", envvar="TILL_CASHIER_PIN", help="4-12 digits (asked if omitted)")
+def cashier_add(config_path: Path, cashier_id: str, name: str, role: str, pin: str) -> None:
+    """Add or update a cashier in the till's store (the PIN is stored only as a scrypt hash).
+
+    Run it on the appliance while `till run` is stopped or running: it is one short transaction.
+    """
+    settings = _settings(config_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        pin_hash = hash_pin(pin, os.urandom(16))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pin") from None
+    try:
+        conn = open_store(settings.store_path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        add_cashier(conn, cashier_id, name, role, pin_hash)
+    finally:
+        conn.close()
+    click.echo(f"{role} {cashier_id} ({name}) can log in")
 
 
 @main.command()

@@ -89,3 +89,42 @@ def test_strict_tables_refuse_money_as_text_or_real(tmp_path: Path) -> None:
         conn.execute("INSERT INTO stock (sku, qty) VALUES ('A', 1.5)")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO stock (sku, qty) VALUES ('A', 'ten')")
+
+
+def test_till_cashier_add_stores_only_a_pin_hash(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from edge.checkout.auth import check_pin
+    from edge.cli import main
+
+    toml = tmp_path / "till.toml"
+    toml.write_text('[till]\ntenant = "acme"\nstore = "s1"\ndevice = "t1"\ndata_dir = "data"\n')
+    runner = CliRunner()
+    ok = runner.invoke(
+        main,
+        [
+            "cashier-add",
+            "--config",
+            str(toml),
+            "--id",
+            "c9",
+            "--name",
+            "Ann",
+            "--role",
+            "manager",
+            "--pin",
+            "4321",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(
+        main, ["cashier-add", "--config", str(toml), "--id", "c8", "--name", "Bo", "--pin", "12"]
+    )
+    assert bad.exit_code == 2
+    assert "4 to 12 digits" in bad.output
+    conn = open_store(tmp_path / "data" / "till.db")
+    rows = conn.execute("SELECT cashier_id, role, pin_hash FROM cashiers").fetchall()
+    conn.close()
+    assert [(r[0], r[1]) for r in rows] == [("c9", "manager")]
+    assert "4321" not in rows[0][2]
+    assert check_pin("4321", rows[0][2])
