@@ -20,6 +20,7 @@ from edge.checkout import commands as cmd
 from edge.checkout.till import Reply
 from edge.peripherals.base import DeviceError
 from edge.station.devices import Devices
+from edge.station.keypad import Keypad
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ class InputRouter:
     def __init__(self, devices: Devices, submit: Submit) -> None:
         self.devices = devices
         self.submit = submit
-        self._queue: queue.Queue[cmd.AddItem | None] = queue.Queue(maxsize=256)
+        self._queue: queue.Queue[cmd.Command | None] = queue.Queue(maxsize=256)
+        self.keypad = Keypad()
+        self._due: int | None = None
         self._thread: threading.Thread | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self.replies: list[Reply] = []
@@ -46,6 +49,8 @@ class InputRouter:
     def start(self) -> None:
         for scanner in self.devices.scanners:
             self._unsubscribe.append(scanner.subscribe_scans(self._on_scan))
+        if self.devices.ioboard is not None:
+            self._unsubscribe.append(self.devices.ioboard.on_key(self._on_key))
         self._thread = threading.Thread(target=self._run, name="inputs", daemon=True)
         self._thread.start()
 
@@ -59,8 +64,16 @@ class InputRouter:
     def _on_scan(self, code: str, symbology: str | None) -> None:
         self.enter(cmd.AddItem(code=(symbology or "") + code))
 
-    def enter(self, command: cmd.AddItem) -> None:
-        """Add an item as scanned or keyed (a PLU for loose produce takes the scale's weight)."""
+    def _on_key(self, key: str, kind: str) -> None:
+        if kind == "up":
+            return
+        command = self.keypad.key(key, self._due)
+        if command is not None:
+            self.enter(command)
+
+    def enter(self, command: cmd.Command) -> None:
+        """Queue a command from a device: an item scanned or keyed (a PLU for loose produce
+        takes the scale's weight), or a keyed tender."""
         try:
             self._queue.put_nowait(command)
         except queue.Full:  # the checkout is stuck; a cashier rescans what did not beep
@@ -84,9 +97,13 @@ class InputRouter:
         with self._handled:
             return self._handled.wait_for(lambda: self.handled >= count, timeout)
 
-    def _add(self, command: cmd.AddItem) -> None:
+    def _add(self, command: cmd.Command) -> None:
         reply = self.submit(command)
-        if not reply.ok and (reply.data or {}).get("needs") == "weight":
+        if (
+            isinstance(command, cmd.AddItem)
+            and not reply.ok
+            and (reply.data or {}).get("needs") == "weight"
+        ):
             reply = self._weighed(command) or reply
         self._feedback(reply)
 
@@ -104,6 +121,8 @@ class InputRouter:
         return self.submit(msgspec.structs.replace(command, weight_g=reading.grams))
 
     def _feedback(self, reply: Reply) -> None:
+        sale = reply.view.sale
+        self._due = sale.due if sale is not None else None
         self.replies.append(reply)
         del self.replies[:-50]
         board = self.devices.ioboard

@@ -12,6 +12,7 @@ import pytest
 
 from edge.checkout import commands as cmd
 from edge.peripherals.drawer import SimulatedDrawerBackend
+from edge.peripherals.ioboard import SimulatedIoBoard
 from edge.peripherals.pole_display import PoleDisplay
 from edge.peripherals.printer.simulated import SimulatedTransport
 from edge.peripherals.scale import SimulatedScale
@@ -26,6 +27,7 @@ DEVICES: dict[str, dict[str, Any]] = {
     "scanner": {"backend": "simulated"},
     "scale": {"backend": "simulated"},
     "pole_display": {"backend": "simulated", "marquee_ms": 0},
+    "ioboard": {"backend": "simulated"},
 }
 
 
@@ -178,3 +180,28 @@ def test_no_printer_or_drawer_configured_never_blocks_a_sale(tmp_path: Path) -> 
         assert "open it by key" in rows["drawer"]
     finally:
         station.stop()
+
+
+def test_the_keypad_sells_loose_produce_by_plu_and_weight(station: Station) -> None:
+    submit = station.server.submit
+    assert submit(cmd.Login(cashier_id="c1", pin="1234")).ok
+    assert submit(cmd.OpenShift(opening_float=0)).ok
+    scale = station.devices.scale
+    assert isinstance(scale, SimulatedScale)
+    board = station.devices.ioboard
+    assert board is not None
+    backend = board.backend
+    assert isinstance(backend, SimulatedIoBoard)
+    scale.set_weight(500)  # apples 2.99/kg: 1.50 (HALF_UP of 1.495)
+    backend.type(["4", "1", "3", "1", "PLU"])
+    assert station.inputs.wait_handled(1, 10)
+    reply = station.inputs.replies[-1]
+    assert reply.ok, reply.reason
+    assert reply.view.sale is not None
+    assert [line.qty for line in reply.view.sale.lines] == [500]
+    backend.type(["CASH"])  # no entry: the exact amount due
+    assert station.inputs.wait_handled(2, 10)
+    paid = station.inputs.replies[-1]
+    assert paid.ok, paid.reason
+    assert paid.view.sale is None
+    assert paid.view.last_change == 0
