@@ -91,7 +91,8 @@ class SaleView(msgspec.Struct, frozen=True, kw_only=True):
 class View(msgspec.Struct, frozen=True, kw_only=True):
     """What the operator screen shows; the state stream sends this after every command.
 
-    ``customer`` is the two lines of the customer's pole display.
+    ``customer`` is the two lines of the customer's pole display; ``notices`` what the devices
+    need the cashier to know ("printer: paper out — 2 receipts wait", "drawer did not open").
     """
 
     cashier: str | None
@@ -100,6 +101,7 @@ class View(msgspec.Struct, frozen=True, kw_only=True):
     last_receipt: str | None
     last_change: int | None
     customer: tuple[str, str]
+    notices: tuple[str, ...] = ()
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +128,8 @@ class Till:
         hq = device_config(conn)
         self.config = with_device_config(config, hq) if hq is not None else config
         self._documents_changed = threading.Event()
+        self._notices: dict[str, str] = {}
+        self._notices_lock = threading.Lock()
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.entropy = entropy
         self.online = online
@@ -141,6 +145,17 @@ class Till:
         self._last_priced: tuple[Sale, PricedBasket] | None = None
         self.origin = outbox.Origin(config.tenant, config.store, config.device)
         self._load()
+
+    def notice(self, source: str, text: str | None) -> None:
+        """Set (or, with ``None``, clear) what ``source`` needs the cashier to know.
+
+        Called from device threads; the next view shows it.
+        """
+        with self._notices_lock:
+            if text:
+                self._notices[source] = text
+            else:
+                self._notices.pop(source, None)
 
     def documents_changed(self, kind: str) -> None:
         """HQ's documents changed in the store (called from the sync thread).
@@ -260,6 +275,10 @@ class Till:
                     self.last_change = sale.tenders[-1].change if sale.tenders else None
 
     # --- helpers the handlers share -----------------------------------------------------------
+
+    def _current_notices(self) -> tuple[str, ...]:
+        with self._notices_lock:
+            return tuple(self._notices[k] for k in sorted(self._notices))
 
     def now(self) -> datetime:
         return self.clock()
@@ -463,4 +482,5 @@ class Till:
                 change=self.last_change,
                 greet=self._greet,
             ),
+            notices=self._current_notices(),
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from edge.checkout.till import Till
 from edge.command_socket import CommandServer
+from edge.peripherals.base import DeviceState, PowerState, Status
 from edge.settings import Settings
 from edge.station.devices import Devices, build_devices
 from edge.station.effects import EffectsRunner
@@ -65,8 +66,20 @@ class Station:
             settings.store_path, self.devices, store_name=settings.config.store
         )
         self.inputs = InputRouter(self.devices, self.server.submit)
+        for device in self.devices.all:
+            device.subscribe(self._device_status)
         self.server.on_reply(lambda reply: show_customer(self.devices, reply))
         self.server.on_reply(lambda _reply: self.effects.wake())
+
+    def _device_status(self, status: Status) -> None:
+        """A device that is offline or in error tells the cashier why, on the operator screen;
+        the checkout goes on (a receipt waits in its queue, the drawer opens by key)."""
+        if status.state is DeviceState.ERROR or status.power is PowerState.OFFLINE:
+            why = status.detail or status.power.value
+            named = why.lower().startswith(status.device.lower())
+            self.till.notice(status.device, why if named else f"{status.device}: {why}")
+        else:
+            self.till.notice(status.device, None)
 
     def start(self) -> None:
         self.devices.start(self.settings.store_path)

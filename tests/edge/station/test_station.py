@@ -4,6 +4,7 @@ the drawer once — and a restart neither prints nor opens again."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 
 from edge.checkout import commands as cmd
+from edge.peripherals.base import DeviceState, Status
 from edge.peripherals.drawer import SimulatedDrawerBackend
 from edge.peripherals.ioboard import SimulatedIoBoard
 from edge.peripherals.pole_display import PoleDisplay
 from edge.peripherals.printer.simulated import SimulatedTransport
+from edge.peripherals.printer.status import Paper
 from edge.peripherals.scale import SimulatedScale
 from edge.peripherals.scanner import SimulatedScanner
 from edge.settings import Settings
@@ -205,3 +208,32 @@ def test_the_keypad_sells_loose_produce_by_plu_and_weight(station: Station) -> N
     assert paid.ok, paid.reason
     assert paid.view.sale is None
     assert paid.view.last_change == 0
+
+
+def test_a_printer_out_of_paper_tells_the_cashier_and_the_receipt_waits(station: Station) -> None:
+    submit = station.server.submit
+    assert submit(cmd.Login(cashier_id="c1", pin="1234")).ok
+    assert submit(cmd.OpenShift(opening_float=0)).ok
+    printer = station.devices.printer
+    assert printer is not None
+    in_error = threading.Event()
+
+    # Listeners run in subscription order: when this one runs, the station's already has.
+    def on_status(status: Status) -> None:
+        if status.state is DeviceState.ERROR:
+            in_error.set()
+
+    printer.subscribe(on_status)
+    _paper(station).set_paper(Paper.OUT)
+    assert submit(cmd.AddItem(code="4006381333931")).ok
+    assert submit(cmd.Tender(kind="cash", amount=200)).ok  # the sale completes regardless
+    worker = station.devices.print_worker
+    assert worker is not None
+    assert in_error.wait(10), printer.status
+    view = submit(cmd.Status()).view
+    assert any("paper" in notice for notice in view.notices), view.notices
+    assert _paper(station).receipts() == []
+    _paper(station).set_paper(Paper.OK)
+    worker.wake()
+    assert worker.wait(lambda: len(_paper(station).receipts()) == 1, 10)
+    assert submit(cmd.Status()).view.notices == ()
