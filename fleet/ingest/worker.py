@@ -19,6 +19,9 @@ Gaps: for devices with seqs stored above their mark, a :class:`SeqTracker` and a
 :class:`ResendPolicy` wait out the reorder timeout, then — after re-reading the database, since
 another worker of the share group may have filled the gap — publish a signed
 ``command``/``resend_from`` for the missing range.
+
+Each worker also follows every till's retained ``status`` topic into the devices table
+(``fleet.ingest.status``), through the same queue, batches and acknowledgements.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from fleet.config import FleetConfig
 from fleet.db import Connection, DatabaseError, DeviceKey, SeqState, connect, seq_state
 from fleet.db.events import Outcome
-from fleet.ingest.batch import Incoming, apply_batch
+from fleet.ingest.batch import Incoming
 from fleet.ingest.downlink import ack_document, resend_document, topic_for
 from fleet.ingest.metrics import Metrics
 from fleet.ingest.seqtrack import ResendPolicy, SeqTracker
+from fleet.ingest.status import apply_messages
 from fleet.keys import Signer
 from protocol import topics
 from protocol.messages.downlink import Ack, Command
@@ -166,7 +170,10 @@ class IngestWorker:
             "connected",
             extra={"fields": {"client_id": self.client_id, "session": flags.session_present}},
         )
-        client.subscribe(topics.uplink_filter(self.config.ingest.share_group), qos=1)
+        # Status is not shared: a $share subscription never gets retained messages.
+        client.subscribe(
+            [(topics.uplink_filter(self.config.ingest.share_group), 1), (topics.status_filter(), 1)]
+        )
 
     def _on_subscribe(
         self,
@@ -247,7 +254,7 @@ class IngestWorker:
         backoff = 0.1
         while True:
             try:
-                result = apply_batch(conn, batch, self.config.tenant)
+                result = apply_messages(conn, batch, self.config.tenant)
                 break
             except DatabaseError as exc:
                 self.metrics.add(db_errors=1)
