@@ -8,10 +8,12 @@ from types import FrameType
 
 import click
 
+from fleet import broker
 from fleet import config as fleet_config
 from fleet.db import DatabaseError
 from fleet.ingest import IngestWorker, setup_logging
 from fleet.keys import KeyStoreError, Signer, generate_key
+from fleet.publish.cli import catalog, publish
 from protocol import __version__
 
 
@@ -80,6 +82,12 @@ def keygen(key_id: str, key_dir: Path | None, config_path: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{key_id} {signer.public_key_text}")
     click.echo(f"private key written to {path}", err=True)
+
+
+for _command in broker.COMMANDS:  # broker-config, register-device, broker-password
+    main.add_command(_command)
+main.add_command(publish)  # price-book, promotions, members, config, status
+main.add_command(catalog)  # load, hash-key
 
 
 if __name__ == "__main__":

@@ -399,7 +399,198 @@ CREATE TABLE document_versions (
 ){strict};
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+# Version 2: what HQ publishes — the catalog (stores, tax classes, items, per-store prices),
+# promotions, members and till settings — plus the state publishing keeps: a price-book change
+# log per store (so a delta can be built from any version a till reports running), the member
+# cache content last published per store, and every document published (rollout status).
+V2 = """
+CREATE TABLE stores (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    name TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    prices_include_tax {int} NOT NULL CHECK (prices_include_tax IN (0, 1)),
+    timezone TEXT NOT NULL,
+    country_code TEXT NOT NULL,
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, store)
+){strict};
+
+CREATE TABLE tax_classes (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rate_ppm {int} NOT NULL CHECK (rate_ppm BETWEEN 0 AND 1000000),
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, id)
+){strict};
+
+CREATE TABLE items (
+    tenant TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    short_name TEXT NOT NULL,
+    plu TEXT,
+    category TEXT,
+    tax_class TEXT NOT NULL,
+    unit_price {int} NOT NULL CHECK (unit_price >= 0),
+    price_per {int} NOT NULL CHECK (price_per >= 1),
+    uom TEXT NOT NULL,
+    open_price {int} NOT NULL CHECK (open_price IN (0, 1)),
+    weighed {int} NOT NULL CHECK (weighed IN (0, 1)),
+    min_age {int},
+    active {int} NOT NULL CHECK (active IN (0, 1)),
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, sku),
+    UNIQUE (tenant, plu),
+    FOREIGN KEY (tenant, tax_class) REFERENCES tax_classes (tenant, id)
+){strict};
+
+CREATE TABLE item_gtins (
+    tenant TEXT NOT NULL,
+    gtin TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    PRIMARY KEY (tenant, gtin),
+    FOREIGN KEY (tenant, sku) REFERENCES items (tenant, sku) ON DELETE CASCADE
+){strict};
+CREATE INDEX item_gtins_sku ON item_gtins (tenant, sku);
+
+CREATE TABLE store_prices (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    unit_price {int} NOT NULL CHECK (unit_price >= 0),
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, store, sku),
+    FOREIGN KEY (tenant, sku) REFERENCES items (tenant, sku) ON DELETE CASCADE
+){strict};
+
+CREATE TABLE price_book_versions (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    version {int} NOT NULL,
+    doc_id TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('snapshot', 'delta')),
+    base_version {int},
+    currency TEXT NOT NULL,
+    prices_include_tax {int} NOT NULL CHECK (prices_include_tax IN (0, 1)),
+    tax_classes TEXT NOT NULL,
+    item_count {int} NOT NULL,
+    created_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, store, version)
+){strict};
+
+CREATE TABLE price_book_entries (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    from_version {int} NOT NULL,
+    to_version {int},
+    item TEXT NOT NULL,
+    PRIMARY KEY (tenant, store, sku, from_version),
+    CHECK (to_version IS NULL OR to_version > from_version)
+){strict};
+CREATE INDEX price_book_entries_open
+    ON price_book_entries (tenant, store, to_version, from_version);
+
+CREATE TABLE promotions (
+    tenant TEXT NOT NULL,
+    promotion_id TEXT NOT NULL,
+    version {int} NOT NULL,
+    body TEXT NOT NULL,
+    active {int} NOT NULL CHECK (active IN (0, 1)),
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, promotion_id)
+){strict};
+
+CREATE TABLE members (
+    tenant TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    phone TEXT,
+    card_no TEXT,
+    first_name TEXT,
+    tier TEXT,
+    birthday TEXT,
+    recommendation TEXT,
+    home_store TEXT,
+    offline_redeem_limit {int} CHECK (offline_redeem_limit >= 0),
+    stored_value {int} NOT NULL CHECK (stored_value >= 0),
+    active {int} NOT NULL CHECK (active IN (0, 1)),
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, member_id)
+){strict};
+CREATE INDEX members_home_store ON members (tenant, home_store);
+
+CREATE TABLE member_coupons (
+    tenant TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    promotion_id TEXT NOT NULL,
+    expires_at {ts},
+    single_use {int} NOT NULL CHECK (single_use IN (0, 1)),
+    redeemed_at {ts},
+    PRIMARY KEY (tenant, member_id, code),
+    FOREIGN KEY (tenant, member_id) REFERENCES members (tenant, member_id) ON DELETE CASCADE
+){strict};
+
+CREATE TABLE phone_hash_keys (
+    tenant TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at {ts} NOT NULL,
+    retired_at {ts},
+    PRIMARY KEY (tenant, key_id)
+){strict};
+
+CREATE TABLE till_settings (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (tenant, store, device)
+){strict};
+
+CREATE TABLE member_cache_entries (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (tenant, store, member_id)
+){strict};
+
+CREATE TABLE member_cache_marks (
+    tenant TEXT NOT NULL,
+    store TEXT NOT NULL,
+    device TEXT NOT NULL,
+    acked_seq {int} NOT NULL,
+    PRIMARY KEY (tenant, store, device)
+){strict};
+
+CREATE TABLE published_documents (
+    doc_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    store TEXT,
+    device TEXT,
+    version {int} NOT NULL,
+    mode TEXT,
+    base_version {int},
+    entries {int} NOT NULL,
+    removed {int} NOT NULL,
+    key_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    size_bytes {int} NOT NULL,
+    issued_at {ts} NOT NULL,
+    expires_at {ts} NOT NULL,
+    published_at {ts},
+    UNIQUE (kind, scope, version)
+){strict};
+CREATE INDEX published_documents_store ON published_documents (tenant, store, kind, version);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 """Index + 1 is the schema version a migration brings the database to."""
 
 _PG_LOCK_KEY = 0x54464851  # serialises migrations of concurrently starting workers

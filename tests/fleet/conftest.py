@@ -50,6 +50,9 @@ _TABLES_CHILD_FIRST = (
     "shift_movements", "shifts", "members_enrolled", "feedback", "device_health",
     "documents_applied", "documents_rejected", "events", "devices", "dead_letters",
     "document_versions",
+    "member_cache_entries", "member_cache_marks", "member_coupons", "members", "phone_hash_keys",
+    "price_book_entries", "price_book_versions", "store_prices", "item_gtins", "items",
+    "tax_classes", "promotions", "till_settings", "published_documents", "stores",
 )  # fmt: skip
 
 

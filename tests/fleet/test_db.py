@@ -30,6 +30,10 @@ TABLES = {
     "shifts", "shift_tenders", "shift_movements", "members_enrolled", "feedback", "device_health",
     "documents_applied", "documents_rejected", "dead_letters", "document_versions",
     "schema_migrations",
+    # V2: what HQ publishes (catalog, price-book history, members, till settings, rollout)
+    "stores", "tax_classes", "items", "item_gtins", "store_prices", "price_book_versions",
+    "price_book_entries", "promotions", "members", "member_coupons", "phone_hash_keys",
+    "till_settings", "member_cache_entries", "member_cache_marks", "published_documents",
 }  # fmt: skip
 
 
