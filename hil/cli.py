@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hil.demo import demo_command
 from protocol import __version__
 
 
@@ -11,6 +12,9 @@ from protocol import __version__
 @click.version_option(__version__, prog_name="hil")
 def main() -> None:
     """Hardware-in-the-loop rigs: virtual or real devices, fault injection, scenarios."""
+
+
+main.add_command(demo_command)
 
 
 if __name__ == "__main__":

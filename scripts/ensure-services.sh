@@ -7,7 +7,10 @@
 # machine that has such a server is used as it is. Otherwise, as root on Debian, we install
 # PostgreSQL, start it, and allow the postgres user in from 127.0.0.1/::1 without a password (a
 # test machine's loopback only). Anywhere else we stop and say what to install.
+#
+# `ensure-services.sh mosquitto` checks the broker only (what `make demo` needs).
 set -euo pipefail
+only="${1:-all}"
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -20,7 +23,9 @@ pg_ready() {
   bin="$(command -v pg_isready || echo "/usr/lib/postgresql/$(pg_version)/bin/pg_isready")"
   [ -x "$bin" ] && "$bin" -q -h 127.0.0.1 -p 5432 -U postgres
 }
-pg_ready || { [ -n "$(pg_version)" ] || missing+=(postgresql); }
+if [ "$only" = all ]; then
+  pg_ready || { [ -n "$(pg_version)" ] || missing+=(postgresql); }
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if root_apt; then
@@ -34,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if ! pg_ready; then
+if [ "$only" = all ] && ! pg_ready; then
   if ! root_apt; then
     echo "error: the tests need PostgreSQL at 127.0.0.1:5432 (user postgres, trust on loopback);" >&2
     echo "       start it, or set TILLFLEET_TEST_POSTGRES to a server's URL" >&2
