@@ -299,7 +299,12 @@ class SyncClient:
         assert self._client is not None
         room = self.settings.max_inflight - len(self._inflight)
         if room > 0:
-            for row in outbox.after(self._conn, self._cursor, room):
+            rows = outbox.after(self._conn, self._cursor, room)
+            if rows and rows[0].seq == outbox.first_seq(self._conn):
+                # Nothing older is waiting for an ack: the ack clock starts now, not when the
+                # outbox last emptied (a sale after an idle spell is not resent at once).
+                self._last_progress = time.monotonic()
+            for row in rows:
                 topic = topics.uplink(self.origin.store, self.origin.device, row.type)
                 info = self._client.publish(topic, row.payload, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:

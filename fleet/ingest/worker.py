@@ -356,7 +356,16 @@ class IngestWorker:
 
     def _publish(self, key: DeviceKey, kind: str, payload: bytes) -> None:
         info = self._client.publish(topic_for(key, kind), payload, qos=1, retain=True)
-        self._pending = [p for p in self._pending if not p.is_published()]
+        self._pending = [p for p in self._pending if not _settled(p)]
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            # The broker is away. Nothing is lost: acks are cumulative and the till publishes
+            # again when none comes, which makes the next batch ack again; a resend request is
+            # asked again after the reorder timeout.
+            self.log.warning(
+                "downlink not sent",
+                extra={"fields": {"kind": kind, "error": mqtt.error_string(info.rc)}},
+            )
+            return
         self._pending.append(info)
 
     def _flush(self) -> None:
@@ -378,3 +387,11 @@ class IngestWorker:
         except DatabaseError as exc:
             self.log.error("database unreachable", extra={"fields": {"error": str(exc)[:500]}})
             return conn  # closed: the next attempt fails fast and comes back here
+
+
+def _settled(info: mqtt.MQTTMessageInfo) -> bool:
+    """True once paho is done with ``info``: published, or failed (it raises then)."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return True

@@ -43,7 +43,9 @@ def running(worker: IngestWorker) -> Iterator[IngestWorker]:
 
 
 @contextmanager
-def syncing(path: Path, broker: Mosquitto, signer: Signer) -> Iterator[SyncClient]:
+def syncing(
+    path: Path, broker: Mosquitto, signer: Signer, *, ack_timeout_s: float = 5
+) -> Iterator[SyncClient]:
     c = config()
     sync = SyncClient(
         path,
@@ -53,7 +55,7 @@ def syncing(path: Path, broker: Mosquitto, signer: Signer) -> Iterator[SyncClien
             port=broker.port,
             trusted_keys=((signer.key_id, signer.public_key_text),),
             health_interval_s=3600,
-            ack_timeout_s=5,
+            ack_timeout_s=ack_timeout_s,
         ),
     )
     sync.start()
