@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from edge.peripherals.config_table import Section
 from edge.peripherals.scale.protocols import PROTOCOLS, ScaleCodec, codec
 from edge.peripherals.scale.reading import SubGram, Unit
 from edge.peripherals.scale.scale import Scale, SerialScale, Settling
 from edge.peripherals.scale.simulated import SimulatedScale
-from edge.peripherals.serial_port import SerialSettings
 
 MAX_GRAMS = 10_000_000
 UNFLAGGED_EQUAL_READINGS = 3
@@ -39,37 +39,13 @@ _SERIAL = {"port", "baudrate", "bytesize", "parity", "stopbits", "protocol", "un
 _KEYS = {"serial": _COMMON | _SERIAL, "simulated": _COMMON}
 
 
-class _Section:
-    """Typed reads from one TOML table; every error names ``devices.<name>.<key>``."""
-
-    def __init__(self, where: str, data: Mapping[str, Any], known: set[str]) -> None:
-        self.where, self.data = where, data
-        for key in sorted(set(data) - known):
-            raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-
-    def text(self, key: str, default: str | None, choices: tuple[str, ...] | None = None) -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            raise ValueError(f"{self.where}.{key} is required")
-        if not isinstance(value, str) or (choices is not None and value not in choices):
-            wanted = f"one of {', '.join(choices)}" if choices else "a string"
-            raise ValueError(f"{self.where}.{key} must be {wanted}, not {value!r}")
-        return value
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{self.where}.{key} must be an integer {low}..{high}, not {value!r}")
-        return value
-
-
 def build(name: str, section: Mapping[str, Any]) -> Scale:
     """The scale ``[devices.<name>]`` describes (not yet opened)."""
     where = f"devices.{name}"
     backend = section.get("backend")
     if backend not in _KEYS:
         raise ValueError(f"{where}.backend must be one of {', '.join(_KEYS)}, not {backend!r}")
-    s = _Section(where, section, _KEYS[backend])
+    s = Section(where, section, _KEYS[backend])
     chosen: ScaleCodec | None = None
     if backend == "serial":
         protocol = s.text("protocol", None, PROTOCOLS)
@@ -91,16 +67,5 @@ def build(name: str, section: Mapping[str, Any]) -> Scale:
     )
     if chosen is None:
         return SimulatedScale(name, settling, capacity_grams=capacity)
-    line = chosen.serial_defaults
-    port = s.text("port", None)
-    try:
-        settings = SerialSettings(
-            port,
-            baudrate=s.integer("baudrate", line["baudrate"], 300, 4_000_000),
-            bytesize=s.integer("bytesize", line["bytesize"], 7, 8),  # type: ignore[arg-type]
-            parity=s.text("parity", line["parity"], ("N", "E", "O")),  # type: ignore[arg-type]
-            stopbits=s.integer("stopbits", line["stopbits"], 1, 2),  # type: ignore[arg-type]
-        )
-    except ValueError as exc:
-        raise ValueError(f"{where}.baudrate: {exc}") from exc
+    settings = s.serial(**chosen.serial_defaults)
     return SerialScale(name, settings, chosen, settling=settling)
