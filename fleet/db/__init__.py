@@ -19,14 +19,18 @@ from fleet.db.engine import (
     parse_url,
 )
 from fleet.db.events import (
+    DeadLetter,
     DeviceKey,
     Outcome,
     SeqState,
     advance,
+    advance_many,
     lock_devices,
     record_dead_letter,
+    record_dead_letters,
     seq_state,
     store_event,
+    store_events,
 )
 from fleet.db.schema import MIGRATIONS, connect, migrate, schema_version
 
@@ -34,6 +38,7 @@ __all__ = [
     "MIGRATIONS",
     "Connection",
     "DatabaseError",
+    "DeadLetter",
     "DeviceKey",
     "Dialect",
     "IntegrityError",
@@ -43,6 +48,7 @@ __all__ = [
     "SeqState",
     "TransientError",
     "advance",
+    "advance_many",
     "connect",
     "current_version",
     "lock_devices",
@@ -51,8 +57,10 @@ __all__ = [
     "open_connection",
     "parse_url",
     "record_dead_letter",
+    "record_dead_letters",
     "schema_version",
     "scope_key",
     "seq_state",
     "store_event",
+    "store_events",
 ]

@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
@@ -42,6 +42,9 @@ APPLICATION_ID = 0x54464851  # "TFHQ": marks a SQLite file as a fleet database
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 Row = dict[str, Any]
+
+MAX_PARAMS = 16000
+"""Parameters per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)."""
 Params = Sequence[Any] | Mapping[str, Any]
 
 
@@ -101,19 +104,32 @@ class Connection:
         self._raw = raw
         self._in_transaction = False
         self._savepoints = 0
+        self._column_types: dict[str, dict[str, str]] = {}
 
     # -- statements ------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one statement and return its rows (empty for statements that return none)."""
+        return self._run(sql, params, cache=True)
+
+    def _run(
+        self,
+        sql: str,
+        params: Params,
+        *,
+        cache: bool,
+        pg_native: str | None = None,
+        adapted: bool = False,
+    ) -> list[Row]:
         try:
             if isinstance(self._raw, sqlite3.Connection):
-                cur = self._raw.execute(sql, _sqlite_params(params))
+                cur = self._raw.execute(sql, params if adapted else _sqlite_params(params))
                 if cur.description is None:
                     return []
                 names = [d[0] for d in cur.description]
                 return [_sqlite_row(names, values) for values in cur.fetchall()]
-            pcur = self._raw.execute(_pg_sql(sql), _pg_params(params))
+            native = pg_native or (_pg_sql(sql) if cache else _pg_sql_uncached(sql))
+            pcur = self._raw.execute(native, _pg_params(params))
             if pcur.description is None:
                 return []
             return [_pg_row(row) for row in pcur.fetchall()]
@@ -154,6 +170,74 @@ class Connection:
         first = next(iter(row))
         sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail} RETURNING {first}"
         return bool(self.execute(sql, list(row.values())))
+
+    def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        on_conflict_nothing: bool = False,
+        returning: str | None = None,
+    ) -> list[Row]:
+        """Insert many rows, in order, with as few statements as possible.
+
+        SQLite: multi-row ``VALUES``, one statement per :data:`MAX_PARAMS` parameters.
+        PostgreSQL: one statement whatever the count, ``INSERT ... SELECT * FROM unnest(?::t[],
+        ...)`` with one array per column, so its text never changes (psycopg parses it once and
+        the server prepares it) however many rows a batch has. Returns the ``RETURNING`` rows
+        (those really inserted, with ``on_conflict_nothing``), in no particular order. Table and
+        column names come from our own code, never from input.
+        """
+        if not rows:
+            return []
+        width = len(columns)
+        for row in rows:
+            if len(row) != width:
+                raise DatabaseError(f"{table}: a row has {len(row)} values for {width} columns")
+        tail = " ON CONFLICT DO NOTHING" if on_conflict_nothing else ""
+        if returning is not None:
+            tail += f" RETURNING {returning}"
+        cols = ", ".join(columns)
+        if self.dialect is Dialect.POSTGRES:
+            types = self._types_of(table)
+            try:
+                arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
+            except KeyError as exc:
+                raise DatabaseError(f"{table} has no column {exc}") from None
+            # %b: the arrays travel in binary (no per-element quoting); values adapted here.
+            native = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}){tail}"
+            params = [_adapt_column(list(col), _pg_value) for col in zip(*rows, strict=True)]
+            return self._run(native, params, cache=False, pg_native=native)
+        per = max(1, MAX_PARAMS // width)
+        head = f"INSERT INTO {table} ({cols}) VALUES "
+        one = "(" + ", ".join("?" for _ in columns) + ")"
+        out: list[Row] = []
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            adapted = [_adapt_column(list(c), _sqlite_value) for c in zip(*chunk, strict=True)]
+            flat = [value for row in zip(*adapted, strict=True) for value in row]
+            sql = head + ", ".join(one for _ in chunk) + tail
+            out.extend(self._run(sql, flat, cache=False, adapted=True))
+        return out
+
+    def _types_of(self, table: str) -> dict[str, str]:
+        """PostgreSQL: each column's SQL type (cached per connection: the schema is migrated
+        before a connection is handed out)."""
+        types = self._column_types.get(table)
+        if types is None:
+            types = {
+                str(r["attname"]): str(r["t"])
+                for r in self.execute(
+                    "SELECT attname, format_type(atttypid, atttypmod) AS t FROM pg_attribute"
+                    " WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped",
+                    [table],
+                )
+            }
+            if not types:
+                raise DatabaseError(f"no table {table}")
+            self._column_types[table] = types
+        return types
 
     def lock_clause(self) -> str:
         """``FOR UPDATE`` where rows must be locked explicitly (SQLite locks the whole file)."""
@@ -300,16 +384,50 @@ def _common(value: Any) -> Any:
 
 
 def _sqlite_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is int or kind is bytes or value is None:  # the common cases first (not bool)
+        return value
+    if kind is uuid.UUID:
+        return str(value)
+    if kind is str:
+        if "\x00" in value:
+            return _common(value)  # refuses it
+        return value
     if isinstance(value, dt.datetime):
         return format_timestamp(value)
     return _common(value)
 
 
 def _pg_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is int or kind is bytes or value is None:  # the common cases first (not bool)
+        return value
+    if kind is uuid.UUID:
+        return str(value)
+    if kind is str:
+        if "\x00" in value:
+            return _common(value)  # refuses it
+        return value
     if isinstance(value, dt.datetime):
-        format_timestamp(value)  # refuses a naive one
+        if value.tzinfo is None or value.utcoffset() is None:
+            format_timestamp(value)  # refuses a naive one
         return value
     return _common(value)
+
+
+_PLAIN = frozenset({int, bytes, type(None)})
+_TEXT = frozenset({str, int, bytes, type(None)})
+
+
+def _adapt_column(values: list[Any], one: Callable[[Any], Any]) -> list[Any]:
+    """``[one(v) for v in values]``, skipped for the usual columns that need no change (ints,
+    bytes, NULLs, and text without NUL): one pass over the types instead of a call per value."""
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:
+        return values
+    if kinds <= _TEXT and not any("\x00" in v for v in values if type(v) is str):
+        return values
+    return [one(v) for v in values]
 
 
 def _sqlite_params(params: Params) -> Any:
@@ -326,6 +444,10 @@ def _pg_params(params: Params) -> Any:
 
 @functools.lru_cache(maxsize=1024)
 def _pg_sql(sql: str) -> str:
+    return _pg_sql_uncached(sql)
+
+
+def _pg_sql_uncached(sql: str) -> str:
     # Our SQL has no '?' or '%' inside literals, so the rewrite is exact.
     return sql.replace("%", "%%").replace("?", "%s")
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
 from fleet.db.engine import Connection, TransientError
-from fleet.db.projections import project
+from fleet.db.projections import project, project_many
 from protocol.messages import Body, Event
 
 _WALK_CHUNK = 512
@@ -73,20 +73,144 @@ def lock_devices(conn: Connection, seen_at: Mapping[DeviceKey, dt.datetime]) -> 
     """Create missing devices rows and lock them, in sorted order, for this transaction.
 
     ``seen_at`` maps each device to when its latest message arrived (``last_seen_at``).
+    Two statements for the whole batch: the inserts as one multi-row statement (sorted, so two
+    workers creating the same new tills wait for each other in one order), then the updates,
+    which take the row locks in sorted order (psycopg pipelines ``executemany``).
     """
-    for key in sorted(seen_at):
-        at = seen_at[key]
-        conn.execute(
-            "INSERT INTO devices (tenant, store, device, first_seen_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [*key, at, at],
+    keys = sorted(seen_at)
+    if not keys:
+        return
+    conn.insert_rows(
+        "devices",
+        ("tenant", "store", "device", "first_seen_at", "last_seen_at"),
+        [(*key, seen_at[key], seen_at[key]) for key in keys],
+        on_conflict_nothing=True,
+    )
+    # The UPDATE takes the row lock on PostgreSQL until commit.
+    conn.executemany(
+        "UPDATE devices SET last_seen_at = CASE WHEN last_seen_at < ? THEN ?"
+        " ELSE last_seen_at END WHERE tenant = ? AND store = ? AND device = ?",
+        [(seen_at[key], seen_at[key], *key) for key in keys],
+    )
+
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "tenant",
+    "store",
+    "device",
+    "seq",
+    "type",
+    "schema",
+    "occurred_at",
+    "received_at",
+    "payload",
+)
+_IN_CHUNK = 500
+
+
+def store_events(
+    conn: Connection, items: Sequence[tuple[Event[Body], bytes, dt.datetime]]
+) -> list[Outcome]:
+    """:func:`store_event` for many events at once, set-based; one outcome per item, in order.
+
+    Their devices must be locked (:func:`lock_devices`). Items are stored in the order given:
+    of two items with one ``event_id`` the later is a duplicate, of two with one seq the later
+    is refused. The ``events`` rows go in with one multi-row ``INSERT ... ON CONFLICT DO
+    NOTHING RETURNING event_id``; the inserted events are projected together
+    (:func:`project_many`, one multi-row insert per table) in one savepoint. Only if that fails
+    is each projected again in a savepoint of its own, so the events that project still do and
+    each failure is recorded on its event, exactly as :func:`store_event` would.
+    """
+    outcomes: list[Outcome | None] = [None] * len(items)
+    first: dict[str, int] = {}
+    for i, (event, _, _) in enumerate(items):
+        eid = str(event.event_id)
+        if eid in first:
+            outcomes[i] = Outcome.DUPLICATE
+        else:
+            first[eid] = i
+    candidates = list(first.values())
+    inserted = {
+        str(r["event_id"])
+        for r in conn.insert_rows(
+            "events",
+            _EVENT_COLUMNS,
+            [
+                (
+                    ev.event_id,
+                    ev.tenant,
+                    ev.store,
+                    ev.device,
+                    ev.seq,
+                    ev.type,
+                    ev.schema,
+                    ev.occurred_at,
+                    received_at,
+                    payload,
+                )
+                for ev, payload, received_at in (items[i] for i in candidates)
+            ],
+            on_conflict_nothing=True,
+            returning="event_id",
         )
-        # The UPDATE takes the row lock on PostgreSQL until commit.
-        conn.execute(
-            "UPDATE devices SET last_seen_at = CASE WHEN last_seen_at < ? THEN ?"
-            " ELSE last_seen_at END WHERE tenant = ? AND store = ? AND device = ?",
-            [at, at, *key],
+    }
+    refused = [
+        str(items[i][0].event_id) for i in candidates if str(items[i][0].event_id) not in inserted
+    ]
+    known: set[str] = set()
+    for start in range(0, len(refused), _IN_CHUNK):
+        chunk = refused[start : start + _IN_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        known.update(
+            str(r["event_id"])
+            for r in conn.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
         )
+    new: list[Event[Body]] = []
+    for i in candidates:
+        eid = str(items[i][0].event_id)
+        if eid in inserted:
+            outcomes[i] = Outcome.APPLIED
+            new.append(items[i][0])
+        else:
+            outcomes[i] = Outcome.DUPLICATE if eid in known else Outcome.SEQ_TAKEN
+    failed = _project_all(conn, new)
+    for i in candidates:
+        if str(items[i][0].event_id) in failed:
+            outcomes[i] = Outcome.PROJECTION_FAILED
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def _project_all(conn: Connection, events: Sequence[Event[Body]]) -> set[str]:
+    """Project ``events``; the ids of those whose projection failed (recorded on the event)."""
+    if not events:
+        return set()
+    try:
+        with conn.savepoint():
+            project_many(conn, events)
+    except TransientError:
+        raise
+    except Exception:  # some event's projection fails: find which, one savepoint each
+        pass
+    else:
+        return set()
+    errors: list[tuple[str, str]] = []
+    for event in events:
+        try:
+            with conn.savepoint():
+                project(conn, event)
+        except TransientError:
+            raise
+        except Exception as exc:  # a constraint or a bug must not hold up the other events
+            errors.append((_describe(exc), str(event.event_id)))
+    if errors:
+        conn.executemany("UPDATE events SET projection_error = ? WHERE event_id = ?", errors)
+    return {eid for _, eid in errors}
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(exc)).strip()[:2000]
 
 
 def store_event(
@@ -118,10 +242,9 @@ def store_event(
     except TransientError:
         raise
     except Exception as exc:  # a constraint or a bug must not hold up the other events
-        detail = "".join(traceback.format_exception_only(exc)).strip()
         conn.execute(
             "UPDATE events SET projection_error = ? WHERE event_id = ?",
-            [detail[:2000], event.event_id],
+            [_describe(exc), event.event_id],
         )
         return Outcome.PROJECTION_FAILED
     return Outcome.APPLIED
@@ -139,24 +262,7 @@ def advance(conn: Connection, key: DeviceKey) -> SeqState:
     )
     if row is None:
         return SeqState(hwm=0, max_seq=0, first_above=None)
-    hwm = int(row["acked_seq"])
-    first_above: int | None = None
-    while True:
-        seqs = [
-            int(r["seq"])
-            for r in conn.execute(
-                "SELECT seq FROM events WHERE tenant = ? AND store = ? AND device = ? AND seq > ?"
-                f" ORDER BY seq LIMIT {_WALK_CHUNK}",
-                [*key, hwm],
-            )
-        ]
-        for seq in seqs:
-            if seq != hwm + 1:
-                first_above = seq
-                break
-            hwm = seq
-        if first_above is not None or len(seqs) < _WALK_CHUNK:
-            break
+    hwm, first_above = _walk(conn, key, int(row["acked_seq"]))
     max_seq = int(
         conn.scalar(
             "SELECT COALESCE(MAX(seq), 0) AS m FROM events"
@@ -170,6 +276,54 @@ def advance(conn: Connection, key: DeviceKey) -> SeqState:
         [hwm, max_seq, *key],
     )
     return SeqState(hwm=hwm, max_seq=max_seq, first_above=first_above)
+
+
+def advance_many(conn: Connection, keys: Sequence[DeviceKey]) -> dict[DeviceKey, SeqState]:
+    """:func:`advance` for several devices (locked), in order, with one write for all of them.
+
+    Per device: one statement for the mark and the highest seq, then the walk (normally one
+    chunk); the new marks are written with one pipelined ``executemany``.
+    """
+    states: dict[DeviceKey, SeqState] = {}
+    for key in keys:
+        row = conn.one(
+            "SELECT acked_seq, (SELECT COALESCE(MAX(seq), 0) FROM events e"
+            " WHERE e.tenant = d.tenant AND e.store = d.store AND e.device = d.device) AS max_seq"
+            " FROM devices d WHERE d.tenant = ? AND d.store = ? AND d.device = ?",
+            list(key),
+        )
+        if row is None:
+            states[key] = SeqState(hwm=0, max_seq=0, first_above=None)
+            continue
+        hwm, first_above = _walk(conn, key, int(row["acked_seq"]))
+        states[key] = SeqState(hwm=hwm, max_seq=int(row["max_seq"]), first_above=first_above)
+    if states:
+        conn.executemany(
+            "UPDATE devices SET acked_seq = ?, max_seq = ?"
+            " WHERE tenant = ? AND store = ? AND device = ?",
+            [(st.hwm, st.max_seq, *key) for key, st in states.items()],
+        )
+    return states
+
+
+def _walk(conn: Connection, key: DeviceKey, hwm: int) -> tuple[int, int | None]:
+    """The mark moved over every contiguous stored seq above ``hwm``, and the first seq past
+    the gap that stops it (``None`` when nothing above the new mark is stored)."""
+    while True:
+        seqs = [
+            int(r["seq"])
+            for r in conn.execute(
+                "SELECT seq FROM events WHERE tenant = ? AND store = ? AND device = ? AND seq > ?"
+                f" ORDER BY seq LIMIT {_WALK_CHUNK}",
+                [*key, hwm],
+            )
+        ]
+        for seq in seqs:
+            if seq != hwm + 1:
+                return hwm, seq
+            hwm = seq
+        if len(seqs) < _WALK_CHUNK:
+            return hwm, None
 
 
 def seq_state(conn: Connection, key: DeviceKey) -> SeqState:
@@ -205,4 +359,24 @@ def record_dead_letter(
         "INSERT INTO dead_letters (received_at, topic, reason, error_path, payload)"
         " VALUES (?, ?, ?, ?, ?)",
         [received_at, topic, reason[:2000], error_path, payload],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that can never be applied, with why (see :func:`record_dead_letter`)."""
+
+    received_at: dt.datetime
+    topic: str
+    reason: str
+    error_path: str | None
+    payload: bytes
+
+
+def record_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None:
+    """:func:`record_dead_letter` for many, in order, with one multi-row insert."""
+    conn.insert_rows(
+        "dead_letters",
+        ("received_at", "topic", "reason", "error_path", "payload"),
+        [(d.received_at, d.topic, d.reason[:2000], d.error_path, d.payload) for d in letters],
     )

@@ -15,12 +15,14 @@ knows the item's unit).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
-from fleet.db.engine import Connection
+from fleet.db.engine import Connection, Row
 from protocol.messages import Body, Event
 from protocol.messages.uplink import (
     DeviceHealth,
@@ -37,7 +39,7 @@ from protocol.messages.uplink import (
     Tender,
 )
 
-Projector = Callable[[Connection, Event[Any]], None]
+Projector = Callable[["Writer", Event[Any]], None]
 
 _VERSION_COLUMNS = {
     "price_book": "price_book_version",
@@ -50,7 +52,67 @@ _LEVEL_RANK = {"fleet": 0, "store": 1, "device": 2}
 
 def project(conn: Connection, event: Event[Body]) -> None:
     """Write ``event`` (already in ``events``) into the tables of its type."""
-    _PROJECTORS[type(event.body)](conn, event)
+    project_many(conn, [event])
+
+
+def project_many(conn: Connection, events: Sequence[Event[Body]]) -> None:
+    """Write ``events`` (already in ``events``), in order, with one multi-row insert per table.
+
+    Exactly what projecting them one after another would write: rows are only buffered, and
+    flushed before any projection reads a table (a refund reads its sale's lines). A failure
+    leaves some rows written: run it in a savepoint.
+    """
+    w = Writer(conn)
+    for event in events:
+        _PROJECTORS[type(event.body)](w, event)
+    w.flush()
+
+
+_INSERT = re.compile(r"INSERT INTO (\w+) \(([\w, ]+)\) VALUES \((?:\?, )*\?\)")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_insert(sql: str) -> tuple[str, tuple[str, ...]]:
+    m = _INSERT.fullmatch(sql)
+    if m is None:
+        raise ValueError(f"not a plain single-row INSERT: {sql}")
+    columns = tuple(c.strip() for c in m.group(2).split(","))
+    if sql.count("?") != len(columns):
+        raise ValueError(f"placeholders and columns differ: {sql}")
+    return m.group(1), columns
+
+
+class Writer:
+    """Buffers projection rows per (table, columns), in first-written order, for multi-row inserts.
+
+    A table's parent (its foreign key) is always written earlier by the same projection, so
+    first-written order inserts parents before children.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._pending: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> None:
+        """Buffer one row (column -> value)."""
+        self._pending.setdefault((table, tuple(row)), []).append(tuple(row.values()))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Buffer rows for ``INSERT INTO t (cols) VALUES (?, ...)`` (our own SQL, parsed)."""
+        table, columns = _parse_insert(" ".join(sql.split()))
+        batch = [tuple(r) for r in rows]
+        if batch:
+            self._pending.setdefault((table, columns), []).extend(batch)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a statement after writing everything buffered (so a read sees it)."""
+        self.flush()
+        return self.conn.execute(sql, params)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (table, columns), rows in pending.items():
+            self.conn.insert_rows(table, columns, rows)
 
 
 def _origin(event: Event[Any]) -> dict[str, Any]:
@@ -66,9 +128,9 @@ def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode("utf-8")
 
 
-def _sale_completed(conn: Connection, event: Event[SaleCompleted]) -> None:
+def _sale_completed(w: Writer, event: Event[SaleCompleted]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "sales",
         {
             "sale_id": b.sale_id,
@@ -94,7 +156,7 @@ def _sale_completed(conn: Connection, event: Event[SaleCompleted]) -> None:
             "promotion_set_version": b.promotion_set_version,
         },
     )
-    conn.executemany(
+    w.executemany(
         "INSERT INTO sale_lines (sale_id, line_no, position, sku, gtin, name, category, tax_class,"
         " qty, uom, unit_price, price_per, price_source, gross, net, tax, points_earned)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -107,7 +169,7 @@ def _sale_completed(conn: Connection, event: Event[SaleCompleted]) -> None:
             for i, ln in enumerate(b.lines)
         ],
     )  # fmt: skip
-    conn.executemany(
+    w.executemany(
         "INSERT INTO sale_discounts (sale_id, line_no, position, promotion_id, promotion_version,"
         " name, amount, coupon) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -117,10 +179,10 @@ def _sale_completed(conn: Connection, event: Event[SaleCompleted]) -> None:
             for i, d in enumerate(ln.discounts)
         ],
     )  # fmt: skip
-    _taxes(conn, "sale_taxes", "sale_id", b.sale_id, b.taxes)
-    _tenders(conn, "sale", b.sale_id, b.tenders)
+    _taxes(w, "sale_taxes", "sale_id", b.sale_id, b.taxes)
+    _tenders(w, "sale", b.sale_id, b.tenders)
     _stock_rows(
-        conn,
+        w,
         event,
         reason="sale",
         reference=b.receipt_no,
@@ -130,7 +192,7 @@ def _sale_completed(conn: Connection, event: Event[SaleCompleted]) -> None:
     )
     if b.member_id is not None:
         _ledger(
-            conn,
+            w,
             event,
             b.member_id,
             [("earn", b.points_earned), ("redeem", -b.points_redeemed)],
@@ -139,9 +201,9 @@ def _sale_completed(conn: Connection, event: Event[SaleCompleted]) -> None:
         )
 
 
-def _sale_voided(conn: Connection, event: Event[SaleVoided]) -> None:
+def _sale_voided(w: Writer, event: Event[SaleVoided]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "voids",
         {
             "sale_id": b.sale_id,
@@ -158,9 +220,9 @@ def _sale_voided(conn: Connection, event: Event[SaleVoided]) -> None:
     )
 
 
-def _refund_completed(conn: Connection, event: Event[RefundCompleted]) -> None:
+def _refund_completed(w: Writer, event: Event[RefundCompleted]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "refunds",
         {
             "refund_id": b.refund_id,
@@ -181,7 +243,7 @@ def _refund_completed(conn: Connection, event: Event[RefundCompleted]) -> None:
             "points_returned": b.points_returned,
         },
     )
-    conn.executemany(
+    w.executemany(
         "INSERT INTO refund_lines (refund_id, position, original_line_no, sku, qty, amount, tax,"
         " points_reversed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -190,16 +252,16 @@ def _refund_completed(conn: Connection, event: Event[RefundCompleted]) -> None:
             for i, ln in enumerate(b.lines)
         ],
     )  # fmt: skip
-    _taxes(conn, "refund_taxes", "refund_id", b.refund_id, b.taxes)
-    _tenders(conn, "refund", b.refund_id, b.tenders)
+    _taxes(w, "refund_taxes", "refund_id", b.refund_id, b.taxes)
+    _tenders(w, "refund", b.refund_id, b.tenders)
     units = {
         row["line_no"]: row["uom"]
-        for row in conn.execute(
+        for row in w.execute(
             "SELECT line_no, uom FROM sale_lines WHERE sale_id = ?", [b.original_sale_id]
         )
     }
     _stock_rows(
-        conn,
+        w,
         event,
         reason="return",
         reference=b.receipt_no,
@@ -209,7 +271,7 @@ def _refund_completed(conn: Connection, event: Event[RefundCompleted]) -> None:
     )
     if b.member_id is not None:
         _ledger(
-            conn,
+            w,
             event,
             b.member_id,
             [("reverse", -b.points_reversed), ("return", b.points_returned)],
@@ -218,10 +280,10 @@ def _refund_completed(conn: Connection, event: Event[RefundCompleted]) -> None:
         )
 
 
-def _stock_delta(conn: Connection, event: Event[StockDelta]) -> None:
+def _stock_delta(w: Writer, event: Event[StockDelta]) -> None:
     b = event.body
     _stock_rows(
-        conn,
+        w,
         event,
         reason=b.reason,
         reference=b.reference,
@@ -231,9 +293,9 @@ def _stock_delta(conn: Connection, event: Event[StockDelta]) -> None:
     )
 
 
-def _shift_closed(conn: Connection, event: Event[ShiftClosed]) -> None:
+def _shift_closed(w: Writer, event: Event[ShiftClosed]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "shifts",
         {
             "shift_id": b.shift_id,
@@ -255,7 +317,7 @@ def _shift_closed(conn: Connection, event: Event[ShiftClosed]) -> None:
             "rounding_total": b.rounding_total,
         },
     )
-    conn.executemany(
+    w.executemany(
         "INSERT INTO shift_tenders (shift_id, position, kind, expected, counted, over_short)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
@@ -263,7 +325,7 @@ def _shift_closed(conn: Connection, event: Event[ShiftClosed]) -> None:
             for i, t in enumerate(b.tenders)
         ],
     )
-    conn.executemany(
+    w.executemany(
         "INSERT INTO shift_movements (shift_id, position, kind, amount, moved_at, moved_by, reason)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -273,9 +335,9 @@ def _shift_closed(conn: Connection, event: Event[ShiftClosed]) -> None:
     )
 
 
-def _member_enrolled(conn: Connection, event: Event[MemberEnrolled]) -> None:
+def _member_enrolled(w: Writer, event: Event[MemberEnrolled]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "members_enrolled",
         {
             **_origin(event),
@@ -290,9 +352,9 @@ def _member_enrolled(conn: Connection, event: Event[MemberEnrolled]) -> None:
     )
 
 
-def _feedback_given(conn: Connection, event: Event[FeedbackGiven]) -> None:
+def _feedback_given(w: Writer, event: Event[FeedbackGiven]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "feedback",
         {
             **_origin(event),
@@ -304,9 +366,9 @@ def _feedback_given(conn: Connection, event: Event[FeedbackGiven]) -> None:
     )
 
 
-def _device_health(conn: Connection, event: Event[DeviceHealth]) -> None:
+def _device_health(w: Writer, event: Event[DeviceHealth]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "device_health",
         {
             **_origin(event),
@@ -329,12 +391,12 @@ def _device_health(conn: Connection, event: Event[DeviceHealth]) -> None:
         rank = _LEVEL_RANK[doc.scope_level]
         if doc.kind in _VERSION_COLUMNS and rank >= running.get(doc.kind, (-1, 0))[0]:
             running[doc.kind] = (rank, doc.version)
-    _report_versions(conn, event, {k: v for k, (_, v) in running.items()}, b.at, full=True)
+    _report_versions(w, event, {k: v for k, (_, v) in running.items()}, b.at, full=True)
 
 
-def _price_applied(conn: Connection, event: Event[PriceApplied]) -> None:
+def _price_applied(w: Writer, event: Event[PriceApplied]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "documents_applied",
         {
             **_origin(event),
@@ -346,12 +408,12 @@ def _price_applied(conn: Connection, event: Event[PriceApplied]) -> None:
         },
     )
     if b.kind in _VERSION_COLUMNS:
-        _report_versions(conn, event, {b.kind: b.version}, b.applied_at, full=False)
+        _report_versions(w, event, {b.kind: b.version}, b.applied_at, full=False)
 
 
-def _document_rejected(conn: Connection, event: Event[DocumentRejected]) -> None:
+def _document_rejected(w: Writer, event: Event[DocumentRejected]) -> None:
     b = event.body
-    conn.insert(
+    w.insert(
         "documents_rejected",
         {
             **_origin(event),
@@ -368,16 +430,16 @@ def _document_rejected(conn: Connection, event: Event[DocumentRejected]) -> None
 # -- shared pieces ---------------------------------------------------------------------------
 
 
-def _taxes(conn: Connection, table: str, key: str, owner: Any, taxes: list[TaxLine]) -> None:
-    conn.executemany(
+def _taxes(w: Writer, table: str, key: str, owner: Any, taxes: list[TaxLine]) -> None:
+    w.executemany(
         f"INSERT INTO {table} ({key}, position, tax_class, rate_ppm, net, tax, gross)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(owner, i, t.tax_class, t.rate_ppm, t.net, t.tax, t.gross) for i, t in enumerate(taxes)],
     )
 
 
-def _tenders(conn: Connection, owner_kind: str, owner: Any, tenders: list[Tender]) -> None:
-    conn.executemany(
+def _tenders(w: Writer, owner_kind: str, owner: Any, tenders: list[Tender]) -> None:
+    w.executemany(
         "INSERT INTO tenders (owner_kind, owner_id, position, kind, amount, tendered, change,"
         " reference, approval_code, masked_pan, card_scheme, points)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -390,7 +452,7 @@ def _tenders(conn: Connection, owner_kind: str, owner: Any, tenders: list[Tender
 
 
 def _stock_rows(
-    conn: Connection,
+    w: Writer,
     event: Event[Any],
     *,
     reason: str,
@@ -399,7 +461,7 @@ def _stock_rows(
     moved_at: Any,
     items: list[tuple[str, int, str | None, int | None]],
 ) -> None:
-    conn.executemany(
+    w.executemany(
         "INSERT INTO stock_deltas (event_id, position, tenant, store, device, sku, delta, uom,"
         " counted, reason, reference, moved_by, moved_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -412,7 +474,7 @@ def _stock_rows(
 
 
 def _ledger(
-    conn: Connection,
+    w: Writer,
     event: Event[Any],
     member_id: str,
     entries: list[tuple[str, int]],
@@ -424,7 +486,7 @@ def _ledger(
     for kind, points in entries:
         if points == 0:
             continue
-        conn.insert(
+        w.insert(
             "loyalty_ledger",
             {
                 "tenant": event.tenant,
@@ -442,7 +504,7 @@ def _ledger(
 
 
 def _report_versions(
-    conn: Connection, event: Event[Any], versions: dict[str, int], at: Any, *, full: bool
+    w: Writer, event: Event[Any], versions: dict[str, int], at: Any, *, full: bool
 ) -> None:
     """Record what the till runs, unless a newer report has already been recorded.
 
@@ -457,7 +519,8 @@ def _report_versions(
     if not columns:
         return
     sets = ", ".join(f"{col} = ?" for col in columns)
-    conn.execute(
+    # Only the devices row: nothing pending feeds it, so no flush is needed.
+    w.conn.execute(
         f"UPDATE devices SET {sets}, versions_reported_at = ?"
         " WHERE tenant = ? AND store = ? AND device = ?"
         " AND (versions_reported_at IS NULL OR versions_reported_at <= ?)",

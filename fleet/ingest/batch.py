@@ -8,9 +8,10 @@ only lets it publish under its own ``{store}/{device}``, so an envelope naming a
 forged or broken. A message failing any of that becomes a dead letter (kept with its reason and
 raw bytes, and acknowledged to the broker: it will never become valid).
 
-Valid events are stored in (device, seq) order, devices locked first, then each device's
-high-water mark is advanced; the caller acks the broker only after this returns, i.e. after
-COMMIT.
+Valid events are stored in (device, seq) order, devices locked first, set-based (one multi-row
+insert for the ``events`` rows, one per projection table; see ``fleet.db.events.store_events``),
+then each device's high-water mark is advanced; the caller acks the broker only after this
+returns, i.e. after COMMIT.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from dataclasses import dataclass, field
 
 from fleet.db.engine import Connection
 from fleet.db.events import (
+    DeadLetter,
     DeviceKey,
     Outcome,
     SeqState,
-    advance,
+    advance_many,
     lock_devices,
-    record_dead_letter,
-    store_event,
+    record_dead_letters,
+    store_events,
 )
 from protocol import topics
 from protocol.errors import MessageError, TopicError
@@ -113,9 +115,9 @@ def apply_batch(conn: Connection, batch: Sequence[Incoming], tenant: str) -> Bat
 
     with conn.transaction():
         lock_devices(conn, seen_at)
-        for msg, event in valid:
+        outcomes = store_events(conn, [(ev, msg.payload, msg.received_at) for msg, ev in valid])
+        for (msg, event), outcome in zip(valid, outcomes, strict=True):
             key = _key(event)
-            outcome = store_event(conn, event, msg.payload, msg.received_at)
             result.outcomes[outcome] += 1
             if outcome is Outcome.SEQ_TAKEN:
                 invalid.append(
@@ -129,18 +131,21 @@ def apply_batch(conn: Connection, batch: Sequence[Incoming], tenant: str) -> Bat
             if outcome in (Outcome.APPLIED, Outcome.PROJECTION_FAILED):
                 lag = msg.received_at - event.occurred_at
                 result.lags_ms.append(max(0, int(lag.total_seconds() * 1000)))
-        for msg, why in invalid:
-            record_dead_letter(
-                conn,
-                received_at=msg.received_at,
-                topic=msg.topic,
-                reason=why.reason,
-                error_path=why.path,
-                payload=msg.payload,
-            )
+        record_dead_letters(
+            conn,
+            [
+                DeadLetter(
+                    received_at=msg.received_at,
+                    topic=msg.topic,
+                    reason=why.reason,
+                    error_path=why.path,
+                    payload=msg.payload,
+                )
+                for msg, why in invalid
+            ],
+        )
         result.dead_letters = len(invalid)
-        for key in sorted(seen_at):
-            result.devices[key] = advance(conn, key)
+        result.devices.update(advance_many(conn, sorted(seen_at)))
     return result
 
 
