@@ -83,9 +83,15 @@ def test_sales_arrive_intact_and_leave_the_outbox_only_on_hq_ack(
             body = event.body
             assert isinstance(body, SaleCompleted)
             assert msgspec.to_builtins(body) == records[str(body.sale_id)]
+        # Everything the till queued (the sales, and its first health report) reaches HQ...
+        conn = open_store(path)
+        last = int(conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0])
+        conn.close()
+        assert hq.wait(lambda h: last in h.by_seq)
+        # ... and only HQ's ack of all of it empties the outbox.
         hq.acking = True
-        hq.ack(max(hq.by_seq))
-        assert sync.wait_for(lambda s: s.last_ack_seq >= max(hq.by_seq), 20)
+        hq.ack(last)
+        assert sync.wait_for(lambda s: s.last_ack_seq >= last, 20)
         assert _outbox_depth(path) == 0
     finally:
         sync.stop()
