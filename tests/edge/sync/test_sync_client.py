@@ -83,7 +83,9 @@ def test_sales_arrive_intact_and_leave_the_outbox_only_on_hq_ack(
             body = event.body
             assert isinstance(body, SaleCompleted)
             assert msgspec.to_builtins(body) == records[str(body.sale_id)]
-        # Everything the till queued (the sales, and its first health report) reaches HQ...
+        # Everything the till queued (the sales, and its first health report, queued once the
+        # sync thread's first round is done) reaches HQ...
+        assert hq.wait(lambda h: bool(h.of_type("device.health")))
         conn = open_store(path)
         last = int(conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0])
         conn.close()
@@ -92,7 +94,10 @@ def test_sales_arrive_intact_and_leave_the_outbox_only_on_hq_ack(
         hq.acking = True
         hq.ack(last)
         assert sync.wait_for(lambda s: s.last_ack_seq >= last, 20)
-        assert _outbox_depth(path) == 0
+        conn = open_store(path)
+        left = conn.execute("SELECT seq, type FROM outbox").fetchall()
+        conn.close()
+        assert left == [], (left, last, sync.stats)
     finally:
         sync.stop()
 
