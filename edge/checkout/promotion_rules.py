@@ -230,7 +230,11 @@ def conditions_met(rule: Rule, ctx: PricingContext, subtotal: int) -> tuple[bool
         return False, None
     if rule.tiers and (member is None or member.tier not in rule.tiers):
         return False, None
-    named = next((cp.code for cp in ctx.coupons if cp.promotion_id == p.id), None)
+    named = (
+        next((cp.code for cp in ctx.coupons if cp.promotion_id == p.id), None)
+        if ctx.coupons  # (most sales present none: skip building the generator)
+        else None
+    )
     if c.coupon == "code":
         for coupon in ctx.coupons:
             if coupon.promotion_id == p.id or (

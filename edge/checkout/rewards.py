@@ -20,20 +20,23 @@ it) and one bit per stack group that applied to it. A promotion may use a unit i
 a stack-group member on :data:`EXCLUSIVE` and its group's bit, any other promotion on
 :data:`EXCLUSIVE` only.
 
-Every amount is an ``int`` of minor units; every split uses :func:`protocol.money.allocate`
-and every percentage :func:`protocol.money.percent_of` with ``HALF_UP``. A discount is always
-split by current unit prices, and a share of an amount no larger than the sum of the weights
-never exceeds its own weight, so no unit (and no line) ever goes below zero.
+Every amount is an ``int`` of minor units; every split is :func:`protocol.money.allocate`'s
+and every percentage :func:`protocol.money.percent_of`'s with ``HALF_UP`` (computed inline,
+with identical results, where their argument checks cannot fail: see "trusted arithmetic"
+below). A discount is always split by current unit prices, and a share of an amount no larger
+than the sum of the weights never exceeds its own weight, so no unit (and no line) ever goes
+below zero.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from edge.checkout.promotion_rules import Rule
 from protocol.messages.promotions import AmountOff, BuyGet, FixedPrice, MultiBuy, PercentOff
-from protocol.money import Rounding, allocate, divide, percent_of
+from protocol.money import MAX_ABS_MINOR, MAX_BASIS_POINTS, Rounding, allocate, divide, percent_of
 
 __all__ = [
     "EXCLUSIVE",
@@ -41,9 +44,13 @@ __all__ = [
     "Candidate",
     "LineFacts",
     "LineState",
+    "apply_basket",
     "apply_item",
     "compute_basket",
+    "percent_checked",
+    "percent_trusted",
     "reserve",
+    "trusted_reward",
 ]
 
 TOUCHED = 1
@@ -51,6 +58,93 @@ EXCLUSIVE = 2
 ANY = -1  # as a block mask: every bit blocks (an exclusive promotion needs untouched units)
 
 _HALF_UP = Rounding.HALF_UP
+_BP = 10_000  # basis points in 100 %
+
+
+# --------------------------------------------------------------------------- trusted arithmetic
+#
+# Pricing calls percent_of and allocate thousands of times per basket, and each call re-checks
+# that its arguments are ints within range. When every reward of the sale is trusted (see
+# :func:`trusted_reward`) those checks cannot fail: unit prices start as non-negative ints (the
+# pricer validates the lines and that the subtotal is within MAX_ABS_MINOR) and a trusted
+# reward only ever takes off a part of a unit's price, so every amount stays an int between 0
+# and MAX_ABS_MINOR and every weight is a non-negative int. Such a sale's candidates are marked
+# ``trusted`` and use the two functions below, which compute exactly what protocol.money
+# computes (same HALF_UP rounding via divmod, same largest-remainder split and tie-break) without
+# the checks. A sale with any other reward (only possible for structs built in-process, never
+# for ones decoded from the wire) keeps protocol.money's checking functions throughout.
+
+
+def percent_trusted(amount: int, basis_points: int) -> int:
+    """``percent_of(amount, basis_points, HALF_UP)`` for an amount and rate known valid.
+
+    :func:`protocol.money.divide` rounds the magnitude up iff twice the remainder is at least
+    the divisor (a zero remainder never is), then applies the sign: exactly this.
+    """
+    if amount < 0:  # never for trusted amounts; kept so the function is exact for any int
+        return -percent_trusted(-amount, basis_points)
+    quotient, remainder = divmod(amount * basis_points, _BP)
+    return quotient + 1 if 2 * remainder >= _BP else quotient
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """``allocate(total, weights)`` for ``0 <= total <= MAX_ABS_MINOR`` and int weights >= 0.
+
+    Largest remainder, ties to the earliest index, exactly as :func:`protocol.money.allocate`:
+    a stable sort by descending remainder keeps equal remainders in index order. Equal weights
+    (the units of a line) and a single weight have closed forms; all-zero weights (and a
+    negative total, which trusted amounts never are) go to ``allocate`` itself.
+    """
+    n = len(weights)
+    if n == 1 and weights[0] > 0 and total >= 0:
+        return [total]
+    weight_sum = sum(weights)
+    if not weight_sum or total < 0:
+        return allocate(total, weights)
+    if weights.count(weights[0]) == n:  # every share floor(total / n), the first ones + 1
+        share, left_over = divmod(total, n)
+        return [share + 1] * left_over + [share] * (n - left_over)
+    shares = [total * w // weight_sum for w in weights]
+    left_over = total - sum(shares)
+    if left_over:
+        remainders = [total * w % weight_sum for w in weights]
+        for i in sorted(range(n), key=remainders.__getitem__, reverse=True)[:left_over]:
+            shares[i] += 1
+    return shares
+
+
+def percent_checked(amount: int, basis_points: int) -> int:
+    """``percent_of(amount, basis_points, HALF_UP)``, checks and all (an untrusted sale)."""
+    return percent_of(amount, basis_points, _HALF_UP)
+
+
+def trusted_reward(reward: object) -> bool:
+    """True if every parameter of ``reward`` that feeds an amount is an int in the wire's range.
+
+    Decoded structs always pass (the wire schema bounds them); one built in-process may not,
+    and then the sale's arithmetic goes through :mod:`protocol.money`'s checking functions
+    (see above). Parameters that only count units (multi-buy ``quantity``, buy-get ``buy`` and
+    ``get``) never reach money's functions, so they do not matter here.
+    """
+    if type(reward) is PercentOff:
+        return _valid_bp(reward.basis_points)
+    if type(reward) is AmountOff:
+        return _valid_amount(reward.amount)
+    if type(reward) is FixedPrice:
+        return _valid_amount(reward.unit_price)
+    if type(reward) is MultiBuy:
+        return _valid_amount(reward.price)
+    if type(reward) is BuyGet:
+        return _valid_bp(reward.discount_bp)
+    return False
+
+
+def _valid_amount(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_ABS_MINOR
+
+
+def _valid_bp(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_BASIS_POINTS
 
 
 class LineFacts(NamedTuple):
@@ -91,7 +185,7 @@ class LineState:
         prices: list[int],
         masks: list[int],
         disc: dict[int, int],
-        lazy: list[tuple[list[int], int]] | None = None,
+        lazy: list[tuple[Sequence[int], int]] | None = None,
     ) -> None:
         self.prices = prices
         self.masks = masks
@@ -108,7 +202,10 @@ class LineState:
     @property
     def net(self) -> int:
         """The line's current amount: its units' prices less the shares not yet split."""
-        return sum(self.prices) - sum(share for _, share in self.lazy)
+        total = sum(self.prices)
+        for _, share in self.lazy:
+            total -= share
+        return total
 
     def materialize(self) -> None:
         """Split every pending basket share over its units, in the order they were granted."""
@@ -119,9 +216,18 @@ class LineState:
         self.lazy = []
 
     def base(self, idxs: Sequence[int]) -> int:
-        """The current amount of units ``idxs`` (splitting pending shares only if it must)."""
+        """The current amount of units ``idxs`` (splitting pending shares only if it must).
+
+        ``idxs`` are distinct unit indices, so as many of them as units means every unit: then
+        every pending share lies inside them and nothing needs splitting.
+        """
         prices = self.prices
-        total = sum(prices) if len(idxs) == len(prices) else sum(prices[i] for i in idxs)
+        if len(idxs) == len(prices):
+            total = sum(prices)
+            for _, share in self.lazy:
+                total -= share
+            return total
+        total = sum(prices[i] for i in idxs)
         if not self.lazy:
             return total
         wanted = set(idxs)
@@ -153,6 +259,9 @@ class Candidate(NamedTuple):
     line it may touch (for buy-get: bought and reward lines), ``buy_reach`` the lines it counts
     as bought (buy-get) and ``reward_reach`` the lines of a buy-get ``reward_target``.
     ``block``/``claim`` are the claim-mask bits it is stopped by and sets (module docstring).
+    ``basket``, ``exclusive`` and ``separable`` are the rule's, computed once per sale because
+    the search reads them in its inner loops; ``trusted`` says every candidate of the sale has a
+    trusted reward, so the arithmetic may skip protocol.money's checks ("trusted arithmetic").
     """
 
     order: int
@@ -163,24 +272,16 @@ class Candidate(NamedTuple):
     reward_reach: tuple[int, ...] | None
     block: int
     claim: int
+    basket: bool
+    exclusive: bool
+    separable: bool
+    """True if what it does to a line depends on that line alone (no groups, no cap).
 
-    @property
-    def exclusive(self) -> bool:
-        return self.rule.exclusive
-
-    @property
-    def basket(self) -> bool:
-        return self.rule.basket
-
-    @property
-    def separable(self) -> bool:
-        """True if what it does to a line depends on that line alone (no groups, no cap).
-
-        Percent off (rounded per line), amount off and fixed price (per unit) without
-        ``max_applications`` are separable; multi-buy, buy-get and capped rewards look across
-        lines, so lines they share must be decided together.
-        """
-        return self.rule.cap is None and not self.rule.per_piece_only
+    Percent off (rounded per line), amount off and fixed price (per unit) without
+    ``max_applications`` are separable; multi-buy, buy-get and capped rewards look across
+    lines, so lines they share must be decided together.
+    """
+    trusted: bool
 
 
 States = list[LineState | None]
@@ -200,6 +301,16 @@ def _free(states: States, reach: Sequence[int], block: int) -> list[tuple[int, i
     return out
 
 
+def _most_expensive_first(pool: list[tuple[int, int, int]]) -> None:
+    """Sort ``(price, pos, unit)`` triples by descending price, ties by line, then unit.
+
+    The order of the key ``(-price, pos, unit)``, without a Python call per element: sort
+    ascending, then stably by price alone, descending (``reverse`` keeps equal keys in order).
+    """
+    pool.sort()
+    pool.sort(key=itemgetter(0), reverse=True)
+
+
 def _fixed_targets(facts: LineFacts, unit_price: int) -> list[int]:
     """What each unit of a line costs at a fixed ``unit_price`` (per ``price_per`` uom units).
 
@@ -216,37 +327,89 @@ def _fixed_targets(facts: LineFacts, unit_price: int) -> list[int]:
 
 
 def _uncapped(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
-    """:func:`_per_unit` without ``max_applications``: every eligible unit, line by line."""
+    """:func:`_per_unit` without ``max_applications``: every eligible unit, line by line.
+
+    One loop per reward type (the type is the same on every line). A line of one unit — most
+    lines — is handled inline with exactly what :meth:`LineState.take` would do for it.
+    """
     reward = c.rule.reward
+    if isinstance(reward, PercentOff):
+        _percent_off_lines(c, reward.basis_points, states)
+    elif isinstance(reward, AmountOff):
+        _amount_off_lines(c, reward.amount, states)
+    elif isinstance(reward, FixedPrice):
+        _fixed_price_lines(c, reward.unit_price, states, facts)
+    # multi-buy and buy-get have their own functions
+
+
+def _percent_off_lines(c: Candidate, bp: int, states: States) -> None:
+    """Percent off every eligible unit, taken per line on the line's eligible units (HALF_UP)."""
+    if not bp:
+        return
+    pct = percent_trusted if c.trusted else percent_checked
+    split = _split if c.trusted else allocate
     block, order, claim = c.block, c.order, c.claim
     for pos in c.reach:
         st = states[pos]
         if st is None:
             continue
         prices, masks = st.prices, st.masks
-        shares: list[int]
-        if isinstance(reward, PercentOff):
-            bp = reward.basis_points
-            idxs = [i for i, p in enumerate(prices) if p > 0 and not masks[i] & block]
-            if not idxs or not bp:
-                continue
-            if len(idxs) == 1:  # one unit takes the line's whole amount: nothing to split
-                shares = [percent_of(prices[idxs[0]], bp, _HALF_UP)]
-            else:
-                weights = [prices[i] for i in idxs]
-                shares = allocate(percent_of(sum(weights), bp, _HALF_UP), weights)
-        elif isinstance(reward, AmountOff):
-            a = reward.amount
-            idxs = [i for i, p in enumerate(prices) if p > 0 and not masks[i] & block]
-            shares = [min(a, prices[i]) for i in idxs]
-        elif isinstance(reward, FixedPrice):
-            targets = _fixed_targets(facts[pos], reward.unit_price)
-            idxs = [i for i, p in enumerate(prices) if p > targets[i] and not masks[i] & block]
-            shares = [prices[i] - targets[i] for i in idxs]
-        else:  # pragma: no cover - multi-buy and buy-get have their own functions
-            return
+        if len(prices) == 1:
+            price = prices[0]
+            if price > 0 and not masks[0] & block:
+                share = pct(price, bp)
+                if share > 0:
+                    prices[0] = price - share
+                    masks[0] |= claim
+                    st.disc[order] = st.disc.get(order, 0) + share
+            continue
+        idxs = [i for i, p in enumerate(prices) if p > 0 and not masks[i] & block]
+        if not idxs:
+            continue
+        if len(idxs) == 1:  # one unit takes the line's whole amount: nothing to split
+            shares = [pct(prices[idxs[0]], bp)]
+        else:
+            weights = [prices[i] for i in idxs]
+            shares = split(pct(sum(weights), bp), weights)
+        st.take(order, idxs, shares, claim)
+
+
+def _amount_off_lines(c: Candidate, a: int, states: States) -> None:
+    """The same amount off every eligible unit (at most the unit's price)."""
+    block, order, claim = c.block, c.order, c.claim
+    for pos in c.reach:
+        st = states[pos]
+        if st is None:
+            continue
+        prices, masks = st.prices, st.masks
+        if len(prices) == 1:
+            price = prices[0]
+            if price > 0 and not masks[0] & block:
+                share = min(a, price)
+                if share > 0:
+                    prices[0] = price - share
+                    masks[0] |= claim
+                    st.disc[order] = st.disc.get(order, 0) + share
+            continue
+        idxs = [i for i, p in enumerate(prices) if p > 0 and not masks[i] & block]
         if idxs:
-            st.take(order, idxs, shares, claim)
+            st.take(order, idxs, [min(a, prices[i]) for i in idxs], claim)
+
+
+def _fixed_price_lines(
+    c: Candidate, unit_price: int, states: States, facts: Sequence[LineFacts]
+) -> None:
+    """Every eligible unit down to its fixed price (never up)."""
+    block, order, claim = c.block, c.order, c.claim
+    for pos in c.reach:
+        st = states[pos]
+        if st is None:
+            continue
+        prices, masks = st.prices, st.masks
+        targets = _fixed_targets(facts[pos], unit_price)
+        idxs = [i for i, p in enumerate(prices) if p > targets[i] and not masks[i] & block]
+        if idxs:
+            st.take(order, idxs, [prices[i] - targets[i] for i in idxs], claim)
 
 
 def _per_unit(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
@@ -306,8 +469,10 @@ def _per_unit(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
         idxs = [i for _, _, i in chunk]
         if isinstance(reward, PercentOff):
             prices = [st.prices[i] for i in idxs]
-            amount = percent_of(sum(prices), reward.basis_points, _HALF_UP)
-            shares = allocate(amount, prices)
+            if c.trusted:
+                shares = _split(percent_trusted(sum(prices), reward.basis_points), prices)
+            else:
+                shares = allocate(percent_of(sum(prices), reward.basis_points, _HALF_UP), prices)
         else:  # amount off and fixed price: the value is the unit's discount
             shares = [v for v, _, _ in chunk]
         st.take(c.order, idxs, shares, c.claim)
@@ -338,12 +503,14 @@ def _multi_buy(c: Candidate, reward: MultiBuy, states: States) -> None:
         return
     units.sort()
     order, claim = c.order, c.claim
+    split = _split if c.trusted else allocate
     for g in range(groups):
         group = units[g * size : (g + 1) * size]
-        saving = -sum(u[0] for u in group) - reward.price
+        prices = [-u[0] for u in group]
+        saving = sum(prices) - reward.price
         if saving <= 0:
             break
-        for (_, pos, i), share in zip(group, allocate(saving, [-u[0] for u in group]), strict=True):
+        for (_, pos, i), share in zip(group, split(saving, prices), strict=True):
             st = states[pos]
             assert st is not None
             st.masks[i] |= claim
@@ -364,41 +531,43 @@ def _buy_get(c: Candidate, reward: BuyGet, states: States) -> None:
     units of the groups — bought and rewarded — are claimed, as the deal used them.
     """
     buy_pool = _free(states, c.buy_reach, c.block)
-    buy_pool.sort(key=lambda t: (-t[0], t[1], t[2]))
+    _most_expensive_first(buy_pool)
     if c.reward_reach is None:
         reward_pool = list(buy_pool)
     else:
         reward_pool = _free(states, c.reward_reach, c.block)
     if reward.cheapest:
-        reward_pool.sort(key=lambda t: (t[0], t[1], t[2]))
+        reward_pool.sort()  # (price, pos, unit) ascending
     else:
-        reward_pool.sort(key=lambda t: (-t[0], t[1], t[2]))
+        _most_expensive_first(reward_pool)
     used: set[tuple[int, int]] = set()
     rewarded: list[tuple[int, int, int]] = []
     bought: list[tuple[int, int, int]] = []
     ri = bi = 0
     groups = 0
     cap = c.rule.cap
+    get, buy = reward.get, reward.buy
+    reward_end, buy_end = len(reward_pool), len(buy_pool)
     while cap is None or groups < cap:
         got: list[tuple[int, int, int]] = []
         r = ri
-        while len(got) < reward.get and r < len(reward_pool):
+        while len(got) < get and r < reward_end:
             unit = reward_pool[r]
             r += 1
             if (unit[1], unit[2]) not in used:
                 got.append(unit)
-        if len(got) < reward.get:
+        if len(got) < get:
             break
         taken = {(u[1], u[2]) for u in got}
         paid: list[tuple[int, int, int]] = []
         b = bi
-        while len(paid) < reward.buy and b < len(buy_pool):
+        while len(paid) < buy and b < buy_end:
             unit = buy_pool[b]
             b += 1
             key = (unit[1], unit[2])
             if key not in used and key not in taken:
                 paid.append(unit)
-        if len(paid) < reward.buy:
+        if len(paid) < buy:
             break
         ri, bi = r, b
         used |= taken
@@ -412,13 +581,14 @@ def _buy_get(c: Candidate, reward: BuyGet, states: States) -> None:
     for _, pos, i in rewarded:
         per_line.setdefault(pos, []).append(i)
     plan: list[tuple[int, list[int], list[int]]] = []
+    pct = percent_trusted if c.trusted else percent_checked
+    split = _split if c.trusted else allocate
     for pos in sorted(per_line):
         st = states[pos]
         assert st is not None
         idxs = sorted(per_line[pos])
         prices = [st.prices[i] for i in idxs]
-        amount = percent_of(sum(prices), reward.discount_bp, _HALF_UP)
-        plan.append((pos, idxs, allocate(amount, prices)))
+        plan.append((pos, idxs, split(pct(sum(prices), reward.discount_bp), prices)))
     if sum(sum(shares) for _, _, shares in plan) == 0:
         return
     for pos, idxs, shares in plan:
@@ -436,8 +606,19 @@ def _buy_get(c: Candidate, reward: BuyGet, states: States) -> None:
 
 
 def apply_item(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None:
-    """Apply item-level candidate ``c`` to the units of ``states`` it may use (in place)."""
+    """Apply item-level candidate ``c`` to the units of ``states`` it may use (in place).
+
+    Dispatches straight to the function for its reward (the uncapped per-unit ones are what
+    :func:`_per_unit` would call): this runs for every promotion of every arrangement.
+    """
     reward = c.rule.reward
+    if c.rule.cap is None:
+        if isinstance(reward, PercentOff):
+            _percent_off_lines(c, reward.basis_points, states)
+            return
+        if isinstance(reward, AmountOff):
+            _amount_off_lines(c, reward.amount, states)
+            return
     if isinstance(reward, MultiBuy):
         _multi_buy(c, reward, states)
     elif isinstance(reward, BuyGet):
@@ -446,7 +627,9 @@ def apply_item(c: Candidate, states: States, facts: Sequence[LineFacts]) -> None
         _per_unit(c, states, facts)
 
 
-Reservation = list[tuple[int, list[int]]]
+Reservation = list[tuple[int, Sequence[int]]]
+
+_FIRST_UNIT = range(1)  # the units of a one-unit line (never mutated, so shared)
 
 
 def reserve(c: Candidate, states: States) -> Reservation:
@@ -454,7 +637,7 @@ def reserve(c: Candidate, states: States) -> Reservation:
 
     A basket-level promotion claims at its turn (so stack-group mates and exclusive promotions
     after it see its units as taken) but is computed after all item-level promotions, on the
-    units' current prices then.
+    units' current prices then. The unit indices returned are never mutated by anyone.
     """
     out: Reservation = []
     block, claim = c.block, c.claim
@@ -463,10 +646,13 @@ def reserve(c: Candidate, states: States) -> Reservation:
         if st is None:
             continue
         masks = st.masks
-        if any(m & block for m in masks):
-            idxs = [i for i, m in enumerate(masks) if not m & block]
-        else:
-            idxs = list(range(len(masks)))
+        if len(masks) == 1:
+            mask = masks[0]
+            if not mask & block:
+                masks[0] = mask | claim
+                out.append((pos, _FIRST_UNIT))
+            continue
+        idxs = [i for i, m in enumerate(masks) if not m & block]
         for i in idxs:
             masks[i] |= claim
         if idxs:
@@ -483,25 +669,79 @@ def compute_basket(c: Candidate, states: States, reserved: Reservation) -> None:
     carries its share — a refund of one line gives back exactly that share. Within a line the
     share is split over the reserved units by price, lazily (:class:`LineState`).
     """
-    reward = c.rule.reward
-    bases = []
+    lines: list[tuple[LineState, Sequence[int]]] = []
+    bases: list[int] = []
     for pos, idxs in reserved:
         st = states[pos]
         assert st is not None
+        lines.append((st, idxs))
         bases.append(st.base(idxs))
+    _grant_basket(c, lines, bases)
+
+
+def apply_basket(c: Candidate, states: States) -> None:
+    """``compute_basket(c, states, reserve(c, states))`` in one pass over the lines.
+
+    Claiming a unit changes no price and no pending share, and reading a line's base changes
+    nothing on any other line, so reading each line's base right after claiming its units gives
+    exactly the amounts (and the same claims) as reserving everything first.
+    """
+    block, claim = c.block, c.claim
+    lines: list[tuple[LineState, Sequence[int]]] = []
+    bases: list[int] = []
+    for pos in c.reach:
+        st = states[pos]
+        if st is None:
+            continue
+        masks = st.masks
+        idxs: Sequence[int]
+        if len(masks) == 1:
+            mask = masks[0]
+            if mask & block:
+                continue
+            masks[0] = mask | claim
+            idxs = _FIRST_UNIT
+            base = st.prices[0]
+            for _, share in st.lazy:  # st.base(idxs): every pending share is on this unit
+                base -= share
+        else:
+            idxs = [i for i, m in enumerate(masks) if not m & block]
+            if not idxs:
+                continue
+            for i in idxs:
+                masks[i] |= claim
+            if len(idxs) == len(masks):  # every unit: st.base(idxs), inline
+                base = sum(st.prices)
+                for _, share in st.lazy:
+                    base -= share
+            else:
+                base = st.base(idxs)
+        lines.append((st, idxs))
+        bases.append(base)
+    _grant_basket(c, lines, bases)
+
+
+def _grant_basket(
+    c: Candidate, lines: Sequence[tuple[LineState, Sequence[int]]], bases: list[int]
+) -> None:
+    """The discount of basket-level ``c`` on reserved ``lines`` (their current ``bases``)."""
+    reward = c.rule.reward
     total = sum(bases)
     if isinstance(reward, PercentOff):
-        amount = percent_of(total, reward.basis_points, _HALF_UP)
+        if c.trusted:
+            amount = percent_trusted(total, reward.basis_points)
+        else:
+            amount = percent_of(total, reward.basis_points, _HALF_UP)
     elif isinstance(reward, AmountOff):
         amount = min(reward.amount, total)
     else:  # pragma: no cover - excluded by Rule.usable
         return
     if amount <= 0:
         return
-    for (pos, idxs), share in zip(reserved, allocate(amount, bases), strict=True):
-        if share == 0:
-            continue
-        st = states[pos]
-        assert st is not None
-        st.lazy.append((idxs, share))
-        st.disc[c.order] = st.disc.get(c.order, 0) + share
+    order = c.order
+    shares = _split(amount, bases) if c.trusted else allocate(amount, bases)
+    for (st, idxs), share in zip(lines, shares, strict=True):
+        if share:
+            st.lazy.append((idxs, share))
+            disc = st.disc
+            disc[order] = disc.get(order, 0) + share

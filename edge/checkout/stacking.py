@@ -82,6 +82,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import add, neg
 from typing import TypeVar
 
 from edge.checkout.rewards import (
@@ -91,12 +92,15 @@ from edge.checkout.rewards import (
     LineState,
     Reservation,
     States,
+    apply_basket,
     apply_item,
     compute_basket,
+    percent_checked,
+    percent_trusted,
     reserve,
 )
 from protocol.messages.promotions import AmountOff, PercentOff
-from protocol.money import Rounding, percent_of, tax_exclusive
+from protocol.money import tax_exclusive
 
 __all__ = ["BOOST", "CLUSTER_LIMIT", "JOINT_LIMIT", "NORMAL", "OFF", "Resolution", "resolve"]
 
@@ -113,6 +117,7 @@ COORDINATE_PASSES = 3
 
 Key = tuple[int, int, tuple[int, ...], tuple[int, ...]]
 _Totals = tuple[int, list[int], list[int], int]  # net, avail per basket offer, vector, its sum
+_Combo = tuple[tuple[tuple[int, ...], ...], int, int, tuple[int, ...]]  # configs, net, disc, avail
 T = TypeVar("T")
 
 
@@ -178,11 +183,10 @@ class _Search:
         self._cluster_pairs: dict[int, list[tuple[int, int]]] = {}
         self._by_signature: dict[object, tuple[States, dict[int, Reservation]]] = {}
         self._seen: set[object] = set()
+        self._signatures: dict[tuple[int, tuple[int, ...]], object] = {}
         self._step_cache: dict[tuple[int, tuple[int, ...]], list[Candidate]] = {}
-        self._applied: dict[
-            tuple[int, tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]],
-            tuple[tuple[list[int], list[int], int], ...],
-        ] = {}
+        # _apply's memo: (order, *(prices, masks) per line it may touch) -> what it left there.
+        self._applied: dict[tuple[object, ...], list[tuple[list[int], list[int], int]]] = {}
         self._basket_reach = [frozenset(c.reach) for c in self.basket]
         self._offers_on: list[list[int]] = [[] for _ in range(self.n)]
         for j, c in enumerate(self.basket):
@@ -193,6 +197,17 @@ class _Search:
             [jj for jj in range(j) if self._basket_reach[jj] <= self._basket_reach[j]]
             for j in range(len(self.basket))
         ]
+        # Per plain basket offer, for _takes: (nested offers, is percent off, bp or amount).
+        self._offer_terms: list[tuple[list[int], bool, int]] = []
+        for c, nested in zip(self.basket, self._nested, strict=True):
+            reward = c.rule.reward
+            if isinstance(reward, PercentOff):
+                self._offer_terms.append((nested, True, reward.basis_points))
+            else:
+                assert isinstance(reward, AmountOff)
+                self._offer_terms.append((nested, False, reward.amount))
+        trusted = all(c.trusted for c in cands)
+        self._percent = percent_trusted if trusted else percent_checked
         self._options_by_order: dict[int, tuple[int, ...]] = {}
         self._cache: dict[tuple[int, tuple[int, ...]], tuple[States, dict[int, Reservation]]] = {}
         self.exact = True
@@ -211,9 +226,9 @@ class _Search:
                 hot.update(c.reach)
         on_line: dict[int, list[Candidate]] = {}
         for c in (*self.item, *self.basket):
-            for pos in c.reach:
-                if pos in hot:
-                    on_line.setdefault(pos, []).append(c)
+            # (Only which candidates share a line matters below, not the order of the lines.)
+            for pos in hot.intersection(c.reach):
+                on_line.setdefault(pos, []).append(c)
         opts: dict[int, set[int]] = {}
         for cs in on_line.values():
             if len(cs) < 2:
@@ -264,7 +279,7 @@ class _Search:
         members: dict[int, list[int]] = {}
         static_lines: list[int] = []
         for pos in range(self.n):
-            root = find(pos)
+            root = pos if parent[pos] == pos else find(pos)
             if root in var_roots:
                 members.setdefault(root, []).append(pos)
             else:
@@ -280,12 +295,8 @@ class _Search:
                 continue
             if c.exclusive and c.basket:
                 continue
-            seen: set[int] = set()
-            for pos in c.reach:
-                k = cluster_of[pos]
-                if k not in seen:
-                    seen.add(k)
-                    relevant[k].append(c)  # k == -1 is the static block (last list)
+            for k in {cluster_of[pos] for pos in c.reach}:
+                relevant[k].append(c)  # k == -1 is the static block (last list)
         clusters = [
             _Cluster(tuple(members[root]), tuple(var_roots[root]), tuple(relevant[k]))
             for k, root in enumerate(roots)
@@ -358,16 +369,17 @@ class _Search:
         steps = self._steps(cluster, config)
         sig: object = None
         if index >= 0:  # the static block has one arrangement: no signature needed
-            sig = (index, self._order_signature(index, cluster, steps))
+            sig = self._signature_of(index, cluster, config)
             same = self._by_signature.get(sig)
             if same is not None:
                 self._cache[(index, config)] = same
                 return same
         states: States = [None] * self.n
+        facts = self.facts
         for pos in cluster.lines:
-            f = self.facts[pos]
-            if f.discountable:
-                states[pos] = LineState.fresh(f)
+            units = facts[pos].units
+            if units:  # discountable: LineState.fresh, inline
+                states[pos] = LineState(list(units), [0] * len(units), {}, [])
         reservations: dict[int, Reservation] = {}
         for c in steps:
             if c.basket:
@@ -382,9 +394,20 @@ class _Search:
             self._by_signature[sig] = result
         return result
 
+    def _signature_of(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> object:
+        """``(index, order signature)`` of one arrangement of cluster ``index`` (cached)."""
+        sig = self._signatures.get((index, config))
+        if sig is None:
+            steps = self._steps(cluster, config)
+            sig = self._signatures[(index, config)] = (
+                index,
+                self._order_signature(index, cluster, steps),
+            )
+        return sig
+
     def _is_new(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> bool:
         """False if an earlier arrangement of the cluster has the same signature (same outcome)."""
-        sig = (index, self._order_signature(index, cluster, self._steps(cluster, config)))
+        sig = self._signature_of(index, cluster, config)
         if sig in self._seen:
             return False
         self._seen.add(sig)
@@ -396,17 +419,29 @@ class _Search:
         What a promotion does depends only on its own rule and the prices and claims of the
         lines it may touch, so the arrangements of a cluster — which keep applying the same
         promotion to the same states — share one computation per distinct input.
+
+        A separable percent or amount off is simply applied: per line it is a function of that
+        line's prices and claims alone, so a remembered result would be the one computed
+        anyway, and for it the lookup costs as much as the computation.
+
+        The key names the lines as well as their prices and claims: a fixed price's target
+        depends on the line's facts (``qty``, ``price_per``, weighed or not), so what it did to
+        one line must never be reused on another line that merely costs the same.
         """
-        lines = [(pos, st) for pos in c.reach if (st := states[pos]) is not None]
-        key = (c.order, tuple((tuple(st.prices), tuple(st.masks)) for _, st in lines))
+        if c.separable and isinstance(c.rule.reward, PercentOff | AmountOff):
+            apply_item(c, states, self.facts)
+            return
+        placed = [(pos, st) for pos in c.reach if (st := states[pos]) is not None]
+        lines = [st for _, st in placed]
+        key = (c.order, *[(pos, tuple(st.prices), tuple(st.masks)) for pos, st in placed])
         done = self._applied.get(key)
         if done is None:
             apply_item(c, states, self.facts)
-            self._applied[key] = tuple(
-                (st.prices[:], st.masks[:], st.disc.get(c.order, 0)) for _, st in lines
-            )
+            self._applied[key] = [
+                (st.prices[:], st.masks[:], st.disc.get(c.order, 0)) for st in lines
+            ]
             return
-        for (_, st), (prices, masks, amount) in zip(lines, done, strict=True):
+        for st, (prices, masks, amount) in zip(lines, done, strict=True):
             st.prices = prices[:]
             st.masks = masks[:]
             if amount:
@@ -442,7 +477,7 @@ class _Search:
                 compute_basket(c, out, reservations.get(c.order, []))
         for c in self.basket:
             if c.order not in boosted:
-                compute_basket(c, out, reserve(c, out))
+                apply_basket(c, out)  # reserve, then compute_basket
         return out
 
     def _alone(self, c: Candidate) -> States:
@@ -488,7 +523,7 @@ class _Search:
                     payable += self._tax(net, f.rate_ppm)
         for (_, rate), net in by_class.items():
             payable += self._tax(net, rate)
-        return (payable, -sum(vec), tuple(-v for v in vec), choice)
+        return (payable, -sum(vec), tuple(map(neg, vec)), choice)
 
     # --- incremental scoring -------------------------------------------------------------------
     #
@@ -524,25 +559,31 @@ class _Search:
         if cached is not None:
             return cached
         states = self._evaluate(index, cluster, config)[0]
+        facts = self.facts
+        offers_on = self._offers_on
         net = 0
         avail = [0] * len(self.basket)
         vec: dict[int, int] = {}
         for pos in cluster.lines:
             st = states[pos]
             if st is None:
-                net += self.facts[pos].gross
+                net += facts[pos].gross
                 continue
-            net += st.net
-            for order, amount in st.disc.items():
-                vec[order] = vec.get(order, 0) + amount
-            offers = self._offers_on[pos]
+            prices = st.prices
+            amount = sum(prices)
+            net += st.net if st.lazy else amount
+            for order, taken in st.disc.items():
+                vec[order] = vec.get(order, 0) + taken
+            offers = offers_on[pos]
             if offers:
+                # What the basket offers may take: the units no exclusive promotion owns.
                 masks = st.masks
-                free = (
-                    sum(p for p, m in zip(st.prices, masks, strict=True) if not m & EXCLUSIVE)
-                    if any(m & EXCLUSIVE for m in masks)
-                    else sum(st.prices)
-                )
+                if len(masks) == 1:
+                    free = 0 if masks[0] & EXCLUSIVE else amount
+                elif max(masks) >= EXCLUSIVE and any(m & EXCLUSIVE for m in masks):
+                    free = sum(p for p, m in zip(prices, masks, strict=True) if not m & EXCLUSIVE)
+                else:
+                    free = amount
                 for j in offers:
                     avail[j] += free
         summary = _Summary(net, tuple(avail), tuple(sorted(vec.items())), sum(vec.values()))
@@ -566,14 +607,12 @@ class _Search:
     def _takes(self, avail: Sequence[int]) -> list[int]:
         """What each plain basket offer takes, given the amounts available to each."""
         taken: list[int] = []
-        for j, c in enumerate(self.basket):
-            base = avail[j] - sum(taken[jj] for jj in self._nested[j])
-            reward = c.rule.reward
-            if isinstance(reward, PercentOff):
-                taken.append(percent_of(base, reward.basis_points, Rounding.HALF_UP))
-            else:
-                assert isinstance(reward, AmountOff)
-                taken.append(min(reward.amount, base))
+        percent = self._percent
+        for amount, (nested, is_percent, value) in zip(avail, self._offer_terms, strict=True):
+            base = amount
+            for jj in nested:
+                base -= taken[jj]
+            taken.append(percent(base, value) if is_percent else min(value, base))
         return taken
 
     def _primary(self, parts: Iterable[_Summary], rest: _Totals) -> tuple[int, int]:
@@ -582,8 +621,11 @@ class _Search:
         for part in parts:
             net += part.net
             disc += part.disc
-            for j, a in enumerate(part.avail):
-                avail[j] += a
+            avail = list(map(add, avail, part.avail))
+        return self._primary_of(net, disc, avail)
+
+    def _primary_of(self, net: int, disc: int, avail: Sequence[int]) -> tuple[int, int]:
+        """Keys 1 and 2 given the item-level net and discount and the offers' amounts."""
         taken = sum(self._takes(avail))
         return (net - taken, -(disc + taken))
 
@@ -599,7 +641,7 @@ class _Search:
         for c, d in zip(self.basket, self._takes(avail), strict=True):
             vec[c.order] += d
             net -= d
-        return (net, -sum(vec), tuple(-v for v in vec), choice)
+        return (net, -sum(vec), tuple(map(neg, vec)), choice)
 
     def _signature(self, index: int, cluster: _Cluster, config: tuple[int, ...]) -> object:
         """Everything about a cluster's outcome that the rest of the basket can see."""
@@ -696,26 +738,34 @@ class _Search:
         static_part = self._summary(-1, static, ())
         if joint:
             rest = self._totals([static_part])
-            combos = itertools.product(*(r or () for r in reps))
-            summaries = [
-                {cfg: self._summary(k, cl, cfg) for cfg in reps[k] or ()}
-                for k, cl in enumerate(clusters)
-            ]
+            # Every combination with its sums (net, discount, offers' amounts), in the order of
+            # itertools.product (the last cluster varies fastest); each prefix is summed once.
+            sums: list[_Combo] = [((), rest[0], rest[3], tuple(rest[1]))]
+            for k, cl in enumerate(clusters):
+                parts = [(cfg, self._summary(k, cl, cfg)) for cfg in reps[k] or ()]
+                sums = [
+                    ((*chosen, cfg), net + s.net, disc + s.disc, tuple(map(add, avail, s.avail)))
+                    for chosen, net, disc, avail in sums
+                    for cfg, s in parts
+                ]
 
-            def primary(combo: tuple[tuple[int, ...], ...]) -> tuple[int, int]:
-                return self._primary((summaries[k][cfg] for k, cfg in enumerate(combo)), rest)
+            def primary(combo: _Combo) -> tuple[int, int]:
+                return self._primary_of(combo[1], combo[2], combo[3])
 
-            def whole(combo: tuple[tuple[int, ...], ...]) -> Key:
-                part = self._merge(
-                    [
-                        self._summary(k, cl, cfg)
-                        for k, (cl, cfg) in enumerate(zip(clusters, combo, strict=True))
-                    ]
-                )
-                return self._fast_key(part, rest, tuple(o for cfg in combo for o in cfg))
+            def whole(combo: _Combo) -> Key:
+                # _fast_key of the merged summaries, from the sums already at hand.
+                chosen, net, _, avail = combo
+                vec = list(rest[2])
+                for k, (cl, cfg) in enumerate(zip(clusters, chosen, strict=True)):
+                    for order, amount in self._summary(k, cl, cfg).vec:
+                        vec[order] += amount
+                for c, d in zip(self.basket, self._takes(avail), strict=True):
+                    vec[c.order] += d
+                    net -= d
+                flat = tuple(o for cfg in chosen for o in cfg)
+                return (net, -sum(vec), tuple(map(neg, vec)), flat)
 
-            picked = _argmin_two_phase(combos, primary, whole)
-            return list(picked)
+            return list(_argmin_two_phase(sums, primary, whole)[0])
         self.exact = False
         choice = [tuple(NORMAL for _ in cl.vars) for cl in clusters]
         for k, cl in enumerate(clusters):

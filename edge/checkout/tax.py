@@ -22,9 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from protocol.money import allocate, tax_exclusive, tax_inclusive
+from protocol.money import MAX_ABS_MINOR, MAX_RATE_PPM, allocate, tax_exclusive, tax_inclusive
 
 __all__ = ["TaxRow", "compute_taxes"]
+
+_PPM = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,23 @@ def compute_taxes(
             class_tax = tax_of(class_net, rate)
             for i, share in zip(idxs, allocate(class_tax, [nets[i] for i in idxs]), strict=True):
                 line_tax[i] = share
+        elif type(rate) is int and 0 <= rate <= MAX_RATE_PPM:
+            # Per line, the tax of each net inline: money's checks, re-done for every line, cost
+            # more than the arithmetic. This is tax_of's exact HALF_UP division (divmod, up on
+            # a remainder of at least half) for a valid rate and a net in 0..MAX_ABS_MINOR; any
+            # other net goes through tax_of itself, which computes or refuses it as always.
+            divisor = _PPM + rate if prices_include_tax else _PPM
+            class_tax = 0
+            for i in idxs:
+                net = nets[i]
+                if type(net) is int and 0 <= net <= MAX_ABS_MINOR:
+                    tax, remainder = divmod(net * rate, divisor)
+                    if 2 * remainder >= divisor:
+                        tax += 1
+                else:
+                    tax = tax_of(net, rate)
+                line_tax[i] = tax
+                class_tax += tax
         else:
             for i in idxs:
                 line_tax[i] = tax_of(nets[i], rate)

@@ -675,3 +675,24 @@ def test_promotions_on_non_discountable_lines_never_apply() -> None:
     priced = Pricer([p]).price([line(1, "A", 1000, discountable=False)], context(), INCL)
     assert priced.total == 1000
     assert priced.discount_total == 0
+
+
+def test_a_fixed_price_is_never_reused_across_lines_that_merely_cost_the_same() -> None:
+    """Found by the differential check of the speed-up: two lines of 1.00 in two conflict
+    clusters, one a piece and one 500 g at 2.00/kg. A fixed price of 0.60 per piece / per kg
+    takes 0.40 off the piece and 0.70 off the weighed line (0.30 for 500 g)."""
+    from protocol.messages.promotions import FixedPrice, PercentOff
+    from tests.edge.checkout.test_pricing_scenarios import INCL, context, line
+    from tests.factories import promo
+
+    lines = [line(1, "A", 100), line(2, "B", 200, 500, uom="g", price_per=1000)]
+    promos = [
+        promo("fp", FixedPrice(unit_price=60), all_items=True, priority=5),
+        promo("a1", PercentOff(basis_points=100), skus=("A",), group="g1"),
+        promo("a2", PercentOff(basis_points=200), skus=("A",), group="g1"),
+        promo("b1", PercentOff(basis_points=100), skus=("B",), group="g1"),
+        promo("b2", PercentOff(basis_points=200), skus=("B",), group="g1"),
+    ]
+    priced = Pricer(promos).price(lines, context(), INCL)
+    fixed = [{d.promotion_id: d.amount for d in p.discounts}.get("fp") for p in priced.lines]
+    assert fixed == [40, 70]
