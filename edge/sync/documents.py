@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from edge.store import documents, outbox
 from edge.store.db import transaction
@@ -55,7 +56,10 @@ def new_event_id(now: datetime) -> uuid.UUID:
     return uuid7(int(now.timestamp() * 1000), os.urandom(10))
 
 
-def scope_level(scope: DocScope) -> str:
+ScopeLevel = Literal["fleet", "store", "device"]
+
+
+def scope_level(scope: DocScope) -> ScopeLevel:
     if scope.device is not None:
         return "device"
     return "store" if scope.store is not None else "fleet"
@@ -151,7 +155,7 @@ class DocumentApplier:
                 self.origin,
                 PriceApplied(
                     kind=doc.kind,
-                    scope_level="device" if level == "device" else level,  # type: ignore[arg-type]
+                    scope_level=level,
                     version=doc.version,
                     doc_id=doc.doc_id,
                     applied_at=now,
