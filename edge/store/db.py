@@ -17,7 +17,6 @@ from pathlib import Path
 from edge.store.migrations import MIGRATIONS
 
 APPLICATION_ID = 0x54464C54  # "TFLT"
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class StoreError(Exception):
@@ -30,19 +29,19 @@ def open_store(path: Path, *, check: bool = True) -> sqlite3.Connection:
     Raises :class:`StoreError` for a file that is not SQLite, belongs to another program, is
     corrupt, or was written by a newer version of the till.
     """
-    _refuse_foreign_file(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path}: {exc}") from exc
     try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        _refuse_foreign_file(conn, path)
+        _check_identity(conn, path)  # before WAL mode, which would rewrite a foreign header
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        _check_identity(conn, path)
         if check:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
@@ -57,13 +56,15 @@ def open_store(path: Path, *, check: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def _refuse_foreign_file(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as f:
-        header = f.read(len(SQLITE_HEADER))
-    if header != SQLITE_HEADER:
-        raise StoreError(f"{path} is not a SQLite database; refusing to touch it")
+def _refuse_foreign_file(conn: sqlite3.Connection, path: Path) -> None:
+    """SQLite reads the header itself: the file is never opened from Python, because closing
+    any descriptor of it would drop the POSIX locks this process's other connections hold."""
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StoreError(f"{path} is not a SQLite database; refusing to touch it") from exc
+        raise
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:

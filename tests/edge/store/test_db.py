@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,11 +39,33 @@ def test_another_programs_database_is_refused(tmp_path: Path) -> None:
     other.execute("CREATE TABLE recipes (name TEXT)")
     other.commit()
     other.close()
+    before = path.read_bytes()
     with pytest.raises(StoreError, match="another program"):
         open_store(path)
+    assert path.read_bytes() == before  # not even switched to WAL mode
     assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall() == [
         ("recipes",)
     ]
+
+
+def test_a_connection_keeps_its_locks_when_another_opens_the_store(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops all of this process's POSIX locks on it: were
+    open_store to read the header from Python, the till's first connection would lose its
+    locks, and a process closing the store (a technician's `till` command) would take itself
+    for the last user and delete the WAL, with the committed sales in it."""
+    path = tmp_path / "till.db"
+    first = open_store(path)
+    with transaction(first):
+        first.execute("INSERT INTO settings (key, value) VALUES ('kept', '1')")
+    open_store(path).close()
+    visit = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+    visit += "c.execute('SELECT count(*) FROM settings').fetchone(); c.close()"
+    subprocess.run([sys.executable, "-c", visit, str(path)], check=True)
+    assert Path(f"{path}-wal").exists(), "the other process took this one for gone"
+    with transaction(first):
+        first.execute("INSERT INTO settings (key, value) VALUES ('kept2', '2')")
+    assert first.execute("SELECT count(*) FROM settings WHERE key LIKE 'kept%'").fetchone() == (2,)
+    first.close()
 
 
 def test_a_store_from_newer_software_is_refused(tmp_path: Path) -> None:
