@@ -12,6 +12,7 @@ from fleet import broker
 from fleet import config as fleet_config
 from fleet.db import DatabaseError
 from fleet.ingest import IngestWorker, setup_logging
+from fleet.ingest.worker import ReceiverLostError
 from fleet.keys import KeyStoreError, Signer, generate_key
 from fleet.publish.cli import catalog, publish
 from protocol import __version__
@@ -57,7 +58,7 @@ def ingest(config_path: Path, client_id: str | None, log_level: str) -> None:
     signal.signal(signal.SIGINT, on_signal)
     try:
         worker.run()
-    except DatabaseError as exc:
+    except (DatabaseError, ReceiverLostError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -23,13 +23,14 @@
     [ingest]
     client_id = "ingest-1"             # unique per worker: the broker keeps its session by it
     share_group = "ingest"             # workers in one group split the uplink between them
-    batch_max = 200                    # messages per database transaction, at most
+    batch_max = 500                    # messages per database transaction, at most
     batch_wait_ms = 50                 # how long a batch may wait to fill up
     reorder_timeout_s = 30             # a seq gap older than this triggers a resend request
-    max_inflight = 1000                # unacknowledged messages the broker may send us
+    max_inflight = 4000                # unacknowledged messages the broker may send us
     session_expiry_s = 86400           # how long the broker keeps our queue while we are away
     ack_ttl_s = 43200                  # validity of the signed ack documents
     metrics_interval_s = 60            # how often the metrics line is logged
+    projection_batch = 100             # events projected per transaction when no batch waits
 
 Relative paths are relative to the config file. Every error names the file, the table and the
 key, and unknown keys are refused (a typo must not silently fall back to a default).
@@ -78,13 +79,14 @@ class KeysConfig:
 class IngestConfig:
     client_id: str = "fleet-ingest"
     share_group: str = "ingest"
-    batch_max: int = 200
+    batch_max: int = 500
     batch_wait_ms: int = 50
     reorder_timeout_s: float = 30.0
-    max_inflight: int = 1000
+    max_inflight: int = 4000
     session_expiry_s: int = 86_400
     ack_ttl_s: int = 12 * 3600
     metrics_interval_s: float = 60.0
+    projection_batch: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,9 @@ def from_mapping(data: Mapping[str, Any], *, base: Path, source: str = "config")
             ),
             metrics_interval_s=r.seconds(
                 ingest, "ingest", "metrics_interval_s", d_ingest.metrics_interval_s
+            ),
+            projection_batch=r.integer(
+                ingest, "ingest", "projection_batch", d_ingest.projection_batch, lo=1, hi=10_000
             ),
         ),
     )

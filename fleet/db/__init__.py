@@ -32,6 +32,7 @@ from fleet.db.events import (
     store_event,
     store_events,
 )
+from fleet.db.projection_queue import ProjectionRound, backlog, project_pending, requeue_failed
 from fleet.db.schema import MIGRATIONS, connect, migrate, schema_version
 
 __all__ = [
@@ -43,12 +44,14 @@ __all__ = [
     "Dialect",
     "IntegrityError",
     "Outcome",
+    "ProjectionRound",
     "Row",
     "SchemaError",
     "SeqState",
     "TransientError",
     "advance",
     "advance_many",
+    "backlog",
     "connect",
     "current_version",
     "lock_devices",
@@ -56,8 +59,10 @@ __all__ = [
     "next_version",
     "open_connection",
     "parse_url",
+    "project_pending",
     "record_dead_letter",
     "record_dead_letters",
+    "requeue_failed",
     "schema_version",
     "scope_key",
     "seq_state",

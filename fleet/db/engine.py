@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import functools
 import sqlite3
 import uuid
@@ -32,14 +33,13 @@ from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
 
 APPLICATION_ID = 0x54464851  # "TFHQ": marks a SQLite file as a fleet database
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 Row = dict[str, Any]
 
@@ -99,9 +99,16 @@ def driver_errors() -> tuple[type[Exception], ...]:
 class Connection:
     """A connection with dialect-neutral statements, rows as dicts and explicit transactions."""
 
-    def __init__(self, dialect: Dialect, raw: sqlite3.Connection | psycopg.Connection[Row]):
+    def __init__(
+        self,
+        dialect: Dialect,
+        raw: sqlite3.Connection | psycopg.Connection[Row],
+        write_lock: BinaryIO | None = None,
+    ):
         self.dialect = dialect
         self._raw = raw
+        self._write_lock = write_lock
+        """SQLite: the ``-writer`` sidecar file that writers queue on (see transaction)."""
         self._in_transaction = False
         self._savepoints = 0
         self._column_types: dict[str, dict[str, str]] = {}
@@ -120,21 +127,34 @@ class Connection:
         cache: bool,
         pg_native: str | None = None,
         adapted: bool = False,
-    ) -> list[Row]:
+        scalar: bool = False,
+    ) -> list[Any]:
+        """Rows as dicts, or with ``scalar`` each row's first value as the driver returns it
+        (for ids and integers: no dict, no timestamp parsing)."""
         try:
             if isinstance(self._raw, sqlite3.Connection):
                 cur = self._raw.execute(sql, params if adapted else _sqlite_params(params))
                 if cur.description is None:
                     return []
+                if scalar:
+                    return [values[0] for values in cur.fetchall()]
                 names = [d[0] for d in cur.description]
                 return [_sqlite_row(names, values) for values in cur.fetchall()]
             native = pg_native or (_pg_sql(sql) if cache else _pg_sql_uncached(sql))
             pcur = self._raw.execute(native, _pg_params(params))
             if pcur.description is None:
                 return []
+            if scalar:
+                return [next(iter(row.values())) for row in pcur.fetchall()]
             return [_pg_row(row) for row in pcur.fetchall()]
         except driver_errors() as exc:
             raise _wrap(exc, sql) from exc
+
+    def column(self, sql: str, params: Params = ()) -> list[Any]:
+        """The first column of every row, as the driver returns it: for ids and integers in
+        hot paths (text, integers and bytes come back alike on both dialects; timestamps and
+        numerics are not converted here, so do not use it for them)."""
+        return self._run(sql, params, cache=True, scalar=True)
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Run one statement for each parameter set (no rows returned)."""
@@ -179,14 +199,16 @@ class Connection:
         *,
         on_conflict_nothing: bool = False,
         returning: str | None = None,
-    ) -> list[Row]:
+        scalar: bool = False,
+    ) -> list[Any]:
         """Insert many rows, in order, with as few statements as possible.
 
         SQLite: multi-row ``VALUES``, one statement per :data:`MAX_PARAMS` parameters.
         PostgreSQL: one statement whatever the count, ``INSERT ... SELECT * FROM unnest(?::t[],
         ...)`` with one array per column, so its text never changes (psycopg parses it once and
         the server prepares it) however many rows a batch has. Returns the ``RETURNING`` rows
-        (those really inserted, with ``on_conflict_nothing``), in no particular order. Table and
+        (those really inserted, with ``on_conflict_nothing``), in no particular order — as
+        dicts, or with ``scalar`` as the bare values of the one ``returning`` column. Table and
         column names come from our own code, never from input.
         """
         if not rows:
@@ -208,7 +230,7 @@ class Connection:
             # %b: the arrays travel in binary (no per-element quoting); values adapted here.
             native = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}){tail}"
             params = [_adapt_column(list(col), _pg_value) for col in zip(*rows, strict=True)]
-            return self._run(native, params, cache=False, pg_native=native)
+            return self._run(native, params, cache=False, pg_native=native, scalar=scalar)
         per = max(1, MAX_PARAMS // width)
         head = f"INSERT INTO {table} ({cols}) VALUES "
         one = "(" + ", ".join("?" for _ in columns) + ")"
@@ -218,7 +240,7 @@ class Connection:
             adapted = [_adapt_column(list(c), _sqlite_value) for c in zip(*chunk, strict=True)]
             flat = [value for row in zip(*adapted, strict=True) for value in row]
             sql = head + ", ".join(one for _ in chunk) + tail
-            out.extend(self._run(sql, flat, cache=False, adapted=True))
+            out.extend(self._run(sql, flat, cache=False, adapted=True, scalar=scalar))
         return out
 
     def _types_of(self, table: str) -> dict[str, str]:
@@ -247,9 +269,26 @@ class Connection:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """Everything inside commits together or not at all; nesting is a programming error."""
+        """Everything inside commits together or not at all; nesting is a programming error.
+
+        SQLite has one writer at a time, and a writer that finds the database busy polls for it
+        with sleeps that grow to 100 ms — an ingest worker waiting behind a projection round
+        would sleep long after the round ended. So writers (every write goes through here)
+        first queue on an exclusive ``flock`` of a ``-writer`` sidecar file, which the kernel
+        hands to the next waiter the moment it is released; SQLite's locking is unchanged.
+        """
         if self._in_transaction:
             raise DatabaseError("transactions do not nest; use savepoint() inside one")
+        lock = self._write_lock
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield from self._transaction()
+        finally:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _transaction(self) -> Iterator[Connection]:
         self.execute("BEGIN IMMEDIATE" if self.dialect is Dialect.SQLITE else "BEGIN")
         self._in_transaction = True
         try:
@@ -293,6 +332,8 @@ class Connection:
             self._raw.close()
         except driver_errors():
             pass
+        if self._write_lock is not None:
+            self._write_lock.close()
 
     def __enter__(self) -> Connection:
         return self
@@ -309,10 +350,13 @@ class Connection:
 
 
 def _open_sqlite(path: Path) -> Connection:
-    if path.exists() and path.stat().st_size > 0:
-        with path.open("rb") as f:
-            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                raise SchemaError(f"{path} is not a SQLite database; refusing to touch it")
+    """Open (creating if missing) a tillfleet SQLite database, refusing anyone else's file.
+
+    The file itself is never opened from Python: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, SQLite's included, and another connection in the same
+    process would then lose its locks silently. The header check is SQLite's own ("file is not
+    a database") and the writers' queue is a ``flock`` on a sidecar ``-writer`` file.
+    """
     try:
         raw = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     except sqlite3.Error as exc:
@@ -320,18 +364,30 @@ def _open_sqlite(path: Path) -> Connection:
     conn = Connection(Dialect.SQLITE, raw)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
+        try:  # reads the header before anything could write to the file
+            raw.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise SchemaError(f"{path} is not a SQLite database; refusing to touch it") from exc
+            raise DatabaseError(f"cannot open {path}: {exc}") from exc
+        app_id = int(conn.scalar("PRAGMA application_id"))
+        if app_id not in (0, APPLICATION_ID) or (
+            app_id == 0 and int(conn.scalar("SELECT count(*) FROM sqlite_master")) != 0
+        ):
+            raise SchemaError(
+                f"{path} belongs to another program (application_id {app_id:#x}); "
+                "refusing to touch it"
+            )
+        try:
+            conn._write_lock = Path(f"{path}-writer").open("ab")  # noqa: SIM115 (close() closes it)
+        except OSError as exc:
+            raise DatabaseError(f"cannot open {path}-writer: {exc}") from exc
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.scalar("PRAGMA journal_mode = WAL")
         if mode != "wal":
             raise DatabaseError(f"{path}: cannot switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
-        app_id = int(conn.scalar("PRAGMA application_id"))
-        if app_id != APPLICATION_ID:
-            if app_id != 0 or int(conn.scalar("SELECT count(*) FROM sqlite_master")) != 0:
-                raise SchemaError(
-                    f"{path} belongs to another program (application_id {app_id:#x}); "
-                    "refusing to touch it"
-                )
+        if app_id == 0:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     except BaseException:
         conn.close()
@@ -360,9 +416,12 @@ _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def format_timestamp(value: dt.datetime) -> str:
     """The SQLite text form of an aware datetime: fixed-width UTC, so text order is time order."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise DatabaseError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
-    return value.astimezone(dt.UTC).strftime(_TS_FORMAT)
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise DatabaseError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
+        value = value.astimezone(dt.UTC)
+    # isoformat pads the year to four digits (strftime's %Y does not on glibc) and is faster
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_timestamp(text: str) -> dt.datetime:

@@ -1,9 +1,11 @@
 """Storing uplink events exactly once, per-device sequence state, and dead letters.
 
-``event_id`` is the exactly-once key: the ``events`` insert is ``ON CONFLICT DO NOTHING`` and
-the projection runs only when a row was really inserted, in the same transaction. The devices
-row carries the contiguous high-water mark (``acked_seq``: every seq from 1 to it is stored)
-that HQ acknowledges to the till, and the highest seq seen.
+``event_id`` is the exactly-once key: the ``events`` insert is ``ON CONFLICT DO NOTHING``, and
+an event really inserted is also queued for projection (``projection_queue``) in the same
+transaction, so a redelivered ``event_id`` changes nothing and every stored event is projected
+once (``fleet.db.projection_queue``). The devices row carries the contiguous high-water mark
+(``acked_seq``: every seq from 1 to it is stored) that HQ acknowledges to the till, and the
+highest seq seen.
 
 Concurrency: on PostgreSQL several ingest workers write at once. Each transaction first touches
 the devices rows of its batch in sorted order (:func:`lock_devices`), which serialises any two
@@ -15,17 +17,36 @@ exact. On SQLite ``BEGIN IMMEDIATE`` serialises writers anyway.
 from __future__ import annotations
 
 import datetime as dt
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from fleet.db.engine import Connection, TransientError
-from fleet.db.projections import project, project_many
-from protocol.messages import Body, Event
+from fleet.db.engine import Connection
 
 _WALK_CHUNK = 512
+
+
+class Envelope(Protocol):
+    """What storing an event needs of it: a decoded ``protocol.messages.Event``, or the
+    envelope the ingest's validator kept of one (the body is stored as the raw payload)."""
+
+    @property
+    def event_id(self) -> object: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def store(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def schema(self) -> int: ...
+    @property
+    def occurred_at(self) -> dt.datetime: ...
 
 
 class DeviceKey(NamedTuple):
@@ -58,11 +79,8 @@ class SeqState:
 class Outcome(Enum):
     """What storing one event did."""
 
-    APPLIED = "applied"
-    """Inserted and projected."""
-    PROJECTION_FAILED = "projection_failed"
-    """Inserted (so it counts as received and is acknowledged) but its projection failed; the
-    reason is kept in ``events.projection_error`` for a replay once the bug is fixed."""
+    STORED = "stored"
+    """Inserted (it counts as received and is acknowledged) and queued for projection."""
     DUPLICATE = "duplicate"
     """Its ``event_id`` was stored already: nothing changed."""
     SEQ_TAKEN = "seq_taken"
@@ -110,144 +128,76 @@ _IN_CHUNK = 500
 
 
 def store_events(
-    conn: Connection, items: Sequence[tuple[Event[Body], bytes, dt.datetime]]
+    conn: Connection, items: Sequence[tuple[Envelope, bytes, dt.datetime]]
 ) -> list[Outcome]:
     """:func:`store_event` for many events at once, set-based; one outcome per item, in order.
 
     Their devices must be locked (:func:`lock_devices`). Items are stored in the order given:
     of two items with one ``event_id`` the later is a duplicate, of two with one seq the later
-    is refused. The ``events`` rows go in with one multi-row ``INSERT ... ON CONFLICT DO
-    NOTHING RETURNING event_id``; the inserted events are projected together
-    (:func:`project_many`, one multi-row insert per table) in one savepoint. Only if that fails
-    is each projected again in a savepoint of its own, so the events that project still do and
-    each failure is recorded on its event, exactly as :func:`store_event` would.
+    is refused. One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`` for the
+    ``events`` rows, one for the queue rows of those really inserted.
     """
+    ids = [str(event.event_id) for event, _, _ in items]
     outcomes: list[Outcome | None] = [None] * len(items)
     first: dict[str, int] = {}
-    for i, (event, _, _) in enumerate(items):
-        eid = str(event.event_id)
+    for i, eid in enumerate(ids):
         if eid in first:
             outcomes[i] = Outcome.DUPLICATE
         else:
             first[eid] = i
     candidates = list(first.values())
-    inserted = {
-        str(r["event_id"])
-        for r in conn.insert_rows(
+    rows = []
+    for i in candidates:
+        ev, payload, received_at = items[i]
+        rows.append(
+            (
+                ids[i],
+                ev.tenant,
+                ev.store,
+                ev.device,
+                ev.seq,
+                ev.type,
+                ev.schema,
+                ev.occurred_at,
+                received_at,
+                payload,
+            )
+        )
+    inserted = set(
+        conn.insert_rows(
             "events",
             _EVENT_COLUMNS,
-            [
-                (
-                    ev.event_id,
-                    ev.tenant,
-                    ev.store,
-                    ev.device,
-                    ev.seq,
-                    ev.type,
-                    ev.schema,
-                    ev.occurred_at,
-                    received_at,
-                    payload,
-                )
-                for ev, payload, received_at in (items[i] for i in candidates)
-            ],
+            rows,
             on_conflict_nothing=True,
             returning="event_id",
+            scalar=True,
         )
-    }
-    refused = [
-        str(items[i][0].event_id) for i in candidates if str(items[i][0].event_id) not in inserted
-    ]
+    )
+    refused = [ids[i] for i in candidates if ids[i] not in inserted]
     known: set[str] = set()
     for start in range(0, len(refused), _IN_CHUNK):
         chunk = refused[start : start + _IN_CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        known.update(
-            str(r["event_id"])
-            for r in conn.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk)
-        )
-    new: list[Event[Body]] = []
+        known.update(conn.column(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk))
+    new: list[tuple[str]] = []
     for i in candidates:
-        eid = str(items[i][0].event_id)
+        eid = ids[i]
         if eid in inserted:
-            outcomes[i] = Outcome.APPLIED
-            new.append(items[i][0])
+            outcomes[i] = Outcome.STORED
+            new.append((eid,))
         else:
             outcomes[i] = Outcome.DUPLICATE if eid in known else Outcome.SEQ_TAKEN
-    failed = _project_all(conn, new)
-    for i in candidates:
-        if str(items[i][0].event_id) in failed:
-            outcomes[i] = Outcome.PROJECTION_FAILED
+    conn.insert_rows("projection_queue", ("event_id",), new)
     assert all(o is not None for o in outcomes)
     return [o for o in outcomes if o is not None]
 
 
-def _project_all(conn: Connection, events: Sequence[Event[Body]]) -> set[str]:
-    """Project ``events``; the ids of those whose projection failed (recorded on the event)."""
-    if not events:
-        return set()
-    try:
-        with conn.savepoint():
-            project_many(conn, events)
-    except TransientError:
-        raise
-    except Exception:  # some event's projection fails: find which, one savepoint each
-        pass
-    else:
-        return set()
-    errors: list[tuple[str, str]] = []
-    for event in events:
-        try:
-            with conn.savepoint():
-                project(conn, event)
-        except TransientError:
-            raise
-        except Exception as exc:  # a constraint or a bug must not hold up the other events
-            errors.append((_describe(exc), str(event.event_id)))
-    if errors:
-        conn.executemany("UPDATE events SET projection_error = ? WHERE event_id = ?", errors)
-    return {eid for _, eid in errors}
-
-
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(exc)).strip()[:2000]
-
-
 def store_event(
-    conn: Connection, event: Event[Body], payload: bytes, received_at: dt.datetime
+    conn: Connection, event: Envelope, payload: bytes, received_at: dt.datetime
 ) -> Outcome:
-    """Insert ``event`` once and project it; its device must be locked (:func:`lock_devices`)."""
-    inserted = conn.insert(
-        "events",
-        {
-            "event_id": event.event_id,
-            "tenant": event.tenant,
-            "store": event.store,
-            "device": event.device,
-            "seq": event.seq,
-            "type": event.type,
-            "schema": event.schema,
-            "occurred_at": event.occurred_at,
-            "received_at": received_at,
-            "payload": payload,
-        },
-        on_conflict_nothing=True,
-    )
-    if not inserted:
-        known = conn.one("SELECT 1 AS x FROM events WHERE event_id = ?", [event.event_id])
-        return Outcome.DUPLICATE if known is not None else Outcome.SEQ_TAKEN
-    try:
-        with conn.savepoint():
-            project(conn, event)
-    except TransientError:
-        raise
-    except Exception as exc:  # a constraint or a bug must not hold up the other events
-        conn.execute(
-            "UPDATE events SET projection_error = ? WHERE event_id = ?",
-            [_describe(exc), event.event_id],
-        )
-        return Outcome.PROJECTION_FAILED
-    return Outcome.APPLIED
+    """Insert ``event`` once and queue it for projection; its device must be locked
+    (:func:`lock_devices`)."""
+    return store_events(conn, [(event, payload, received_at)])[0]
 
 
 def advance(conn: Connection, key: DeviceKey) -> SeqState:
@@ -310,15 +260,13 @@ def _walk(conn: Connection, key: DeviceKey, hwm: int) -> tuple[int, int | None]:
     """The mark moved over every contiguous stored seq above ``hwm``, and the first seq past
     the gap that stops it (``None`` when nothing above the new mark is stored)."""
     while True:
-        seqs = [
-            int(r["seq"])
-            for r in conn.execute(
-                "SELECT seq FROM events WHERE tenant = ? AND store = ? AND device = ? AND seq > ?"
-                f" ORDER BY seq LIMIT {_WALK_CHUNK}",
-                [*key, hwm],
-            )
-        ]
-        for seq in seqs:
+        seqs = conn.column(
+            "SELECT seq FROM events WHERE tenant = ? AND store = ? AND device = ? AND seq > ?"
+            f" ORDER BY seq LIMIT {_WALK_CHUNK}",
+            [*key, hwm],
+        )
+        for value in seqs:
+            seq = int(value)
             if seq != hwm + 1:
                 return hwm, seq
             hwm = seq

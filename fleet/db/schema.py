@@ -590,7 +590,17 @@ CREATE TABLE published_documents (
 CREATE INDEX published_documents_store ON published_documents (tenant, store, kind, version);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Version 3: projection leaves the ingest transaction. The ingest stores an event (the record
+# HQ acknowledges) and queues its id here in the same transaction; projection (see
+# ``fleet.db.projection_queue``) writes the event's rows into the tables above and takes it off
+# the queue, in one transaction, later. Events stored before version 3 were projected already.
+V3 = """
+CREATE TABLE projection_queue (
+    event_id TEXT PRIMARY KEY REFERENCES events (event_id)
+){strict};
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 """Index + 1 is the schema version a migration brings the database to."""
 
 _PG_LOCK_KEY = 0x54464851  # serialises migrations of concurrently starting workers

@@ -9,17 +9,20 @@ forged or broken. A message failing any of that becomes a dead letter (kept with
 raw bytes, and acknowledged to the broker: it will never become valid).
 
 Valid events are stored in (device, seq) order, devices locked first, set-based (one multi-row
-insert for the ``events`` rows, one per projection table; see ``fleet.db.events.store_events``),
-then each device's high-water mark is advanced; the caller acks the broker only after this
-returns, i.e. after COMMIT.
+insert for the ``events`` rows and one for their ``projection_queue`` rows; see
+``fleet.db.events.store_events``), then each device's high-water mark is advanced; the caller
+acks the broker only after this returns, i.e. after COMMIT. Projection into the sales, stock and
+loyalty tables follows in its own transactions (``fleet.db.projection_queue``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fleet.db.engine import Connection
 from fleet.db.events import (
@@ -37,6 +40,33 @@ from protocol.errors import MessageError, TopicError
 from protocol.messages import Body, Event, decode_event
 
 
+class Checked(NamedTuple):
+    """A valid event's envelope, as the validator process hands it over: all that storing it
+    needs (its body was checked, and is stored as the raw payload)."""
+
+    event_id: str
+    tenant: str
+    store: str
+    device: str
+    seq: int
+    type: str
+    schema: int
+    occurred_at: dt.datetime
+
+    @classmethod
+    def of(cls, event: Event[Body]) -> Checked:
+        return cls(
+            str(event.event_id),
+            event.tenant,
+            event.store,
+            event.device,
+            event.seq,
+            event.type,
+            event.schema,
+            event.occurred_at,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """One message as the network thread handed it over."""
@@ -48,6 +78,9 @@ class Incoming:
     qos: int = 1
     generation: int = 0
     """Which broker connection delivered it: a packet id is only meaningful within one."""
+    checked: Event[Body] | Checked | Invalid | None = None
+    """:func:`check`'s verdict when it was reached before the batch (by the worker's validator
+    process); ``None``: check it in the batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +103,15 @@ class BatchResult:
     lags_ms: list[int] = field(default_factory=list)
 
 
+parse_topic = functools.lru_cache(maxsize=1 << 16)(topics.parse)
+"""``topics.parse``, remembered: a fleet uses a few topics per till over and over (a topic that
+fails to parse raises each time and is not remembered)."""
+
+
 def check(topic: str, payload: bytes, tenant: str) -> Event[Body] | Invalid:
     """The decoded event, or why the message is refused."""
     try:
-        parsed = topics.parse(topic)
+        parsed = parse_topic(topic)
     except TopicError as exc:
         return Invalid(f"bad topic: {exc}")
     if parsed.direction is not topics.Direction.UP:
@@ -99,38 +137,37 @@ def check(topic: str, payload: bytes, tenant: str) -> Event[Body] | Invalid:
 def apply_batch(conn: Connection, batch: Sequence[Incoming], tenant: str) -> BatchResult:
     """Store a batch in one transaction and return what happened (after COMMIT)."""
     result = BatchResult()
-    valid: list[tuple[Incoming, Event[Body]]] = []
+    valid: list[tuple[DeviceKey, int, Incoming, Event[Body] | Checked]] = []
     invalid: list[tuple[Incoming, Invalid]] = []
     for msg in batch:
-        checked = check(msg.topic, msg.payload, tenant)
+        checked = msg.checked if msg.checked is not None else check(msg.topic, msg.payload, tenant)
         if isinstance(checked, Invalid):
             invalid.append((msg, checked))
         else:
-            valid.append((msg, checked))
-    valid.sort(key=lambda pair: (_key(pair[1]), pair[1].seq))
+            key = DeviceKey(checked.tenant, checked.store, checked.device)
+            valid.append((key, checked.seq, msg, checked))
+    valid.sort(key=lambda item: (item[0], item[1]))
     seen_at: dict[DeviceKey, dt.datetime] = {}
-    for msg, event in valid:
-        key = _key(event)
-        seen_at[key] = max(seen_at.get(key, msg.received_at), msg.received_at)
+    for key, _, msg, _ in valid:
+        seen = seen_at.get(key)
+        if seen is None or msg.received_at > seen:
+            seen_at[key] = msg.received_at
 
     with conn.transaction():
         lock_devices(conn, seen_at)
-        outcomes = store_events(conn, [(ev, msg.payload, msg.received_at) for msg, ev in valid])
-        for (msg, event), outcome in zip(valid, outcomes, strict=True):
-            key = _key(event)
+        outcomes = store_events(
+            conn, [(ev, msg.payload, msg.received_at) for _, _, msg, ev in valid]
+        )
+        for (key, seq, msg, event), outcome in zip(valid, outcomes, strict=True):
             result.outcomes[outcome] += 1
             if outcome is Outcome.SEQ_TAKEN:
-                invalid.append(
-                    (
-                        msg,
-                        Invalid(f"seq {event.seq} of {'/'.join(key)} is another event's", "$.seq"),
-                    )
-                )
+                why = Invalid(f"seq {seq} of {'/'.join(key)} is another event's", "$.seq")
+                invalid.append((msg, why))
                 continue
-            result.seqs.setdefault(key, []).append(event.seq)
-            if outcome in (Outcome.APPLIED, Outcome.PROJECTION_FAILED):
+            result.seqs.setdefault(key, []).append(seq)
+            if outcome is Outcome.STORED:
                 lag = msg.received_at - event.occurred_at
-                result.lags_ms.append(max(0, int(lag.total_seconds() * 1000)))
+                result.lags_ms.append(max(0, lag // _MS))
         record_dead_letters(
             conn,
             [
@@ -149,5 +186,4 @@ def apply_batch(conn: Connection, batch: Sequence[Incoming], tenant: str) -> Bat
     return result
 
 
-def _key(event: Event[Body]) -> DeviceKey:
-    return DeviceKey(event.tenant, event.store, event.device)
+_MS = dt.timedelta(milliseconds=1)

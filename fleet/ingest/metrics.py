@@ -2,8 +2,10 @@
 
 Counters are read by tests and operators through :meth:`Metrics.snapshot` and logged
 periodically; :meth:`Metrics.wait_until` lets a caller wait for a condition on them without
-polling. Lag is ``received_at - occurred_at`` of applied events: how far behind the tills HQ
-is (a till offline for a day shows as a day of lag when it comes back, which is the point).
+polling. ``applied`` counts events stored (and acknowledged) for the first time, ``projected``
+those then written into the reporting tables. Lag is ``received_at - occurred_at`` of applied
+events: how far behind the tills HQ is (a till offline for a day shows as a day of lag when it
+comes back, which is the point).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ COUNTERS = (
     "applied",
     "duplicates",
     "dead_letters",
+    "projected",
     "projection_errors",
     "batches",
     "acks_published",

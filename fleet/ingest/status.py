@@ -29,7 +29,7 @@ from enum import Enum
 
 from fleet.db.engine import Connection
 from fleet.db.events import DeviceKey, record_dead_letter
-from fleet.ingest.batch import BatchResult, Incoming, apply_batch
+from fleet.ingest.batch import BatchResult, Incoming, apply_batch, parse_topic
 from protocol import topics
 from protocol.errors import MessageError, TopicError
 from protocol.messages.status import DeviceStatus, decode_status, supersedes
@@ -69,7 +69,7 @@ class StatusResult:
 def is_status_topic(topic: str) -> bool:
     """True for ``tf/v1/{store}/{device}/status`` (the only topics this module takes)."""
     try:
-        return topics.parse(topic).direction is topics.Direction.STATUS
+        return parse_topic(topic).direction is topics.Direction.STATUS
     except TopicError:
         return False
 
@@ -80,8 +80,10 @@ def apply_messages(conn: Connection, batch: Sequence[Incoming], tenant: str) -> 
     Statuses commit first, in their own transaction: if the uplink transaction then fails, the
     caller retries the whole batch and the statuses apply again as no-ops.
     """
-    statuses = [m for m in batch if is_status_topic(m.topic)]
-    others = [m for m in batch if not is_status_topic(m.topic)]
+    statuses: list[Incoming] = []
+    others: list[Incoming] = []
+    for m in batch:
+        (statuses if is_status_topic(m.topic) else others).append(m)
     dead = apply_statuses(conn, statuses, tenant).dead_letters if statuses else 0
     result = apply_batch(conn, others, tenant) if others else BatchResult()
     result.dead_letters += dead
@@ -99,7 +101,7 @@ def apply_statuses(conn: Connection, batch: Sequence[Incoming], tenant: str) -> 
     invalid: list[tuple[Incoming, str, str | None]] = []
     for msg in batch:
         try:
-            parsed = topics.parse(msg.topic)
+            parsed = parse_topic(msg.topic)
         except TopicError as exc:
             invalid.append((msg, f"bad topic: {exc}", None))
             continue

@@ -1,19 +1,28 @@
 """The ingest worker: uplink events from the broker into the fleet database, exactly once.
 
-Threads: paho's network thread only turns a PUBLISH into an :class:`Incoming` on a queue (work in
-a paho callback would stall the connection and publishing from one can deadlock); one worker
-thread takes batches from the queue (up to ``batch_max`` messages or ``batch_wait_ms``), applies
-each batch in one transaction, and only after COMMIT acknowledges the messages to the broker
-(``manual_ack``), so a worker killed mid-batch leaves them to be redelivered — to itself when it
-comes back (the broker keeps its persistent session) — and the unique ``event_id`` makes the
-redelivery harmless. Then it publishes, per device touched, a signed ``ack`` document with the
-device's contiguous high-water mark: that, not the broker's PUBACK, lets the till delete its
-outbox rows.
+Four processes: a receiver child (``fleet.ingest.receiver``) owns the broker connection and
+forwards each PUBLISH over a pipe to a validator child (``fleet.ingest.validator``), which
+decodes it strictly and passes it on with its verdict; this process's worker thread takes
+batches (up to
+``batch_max`` messages or ``batch_wait_ms``), stores each batch in one transaction, and only
+after COMMIT asks the receiver to acknowledge the messages to the broker (``manual_ack``), so a
+worker killed mid-batch leaves them to be redelivered — to itself when it comes back (the broker
+keeps its persistent session) — and the unique ``event_id`` makes the redelivery harmless. Then
+it publishes, per device touched, a signed ``ack`` document with the device's contiguous
+high-water mark: that, not the broker's PUBACK, lets the till delete its outbox rows. Receiving
+and strict decoding are each a core's worth of Python at a few thousand messages a second, which
+is why each has a process (and a GIL) of its own: on two cores they overlap with the writes.
+
+Projection: a batch stores events and queues them; whenever the worker thread has no batch to
+store, it asks the projector child (``fleet.ingest.projector``) for a round, which writes up to
+``projection_batch`` queued events into the sales, stock and loyalty tables in one transaction
+(``fleet.db.projection_queue``). A burst of uplink is thus stored and acknowledged at the pace
+the broker delivers it, and the reporting tables catch up in the pauses and right after.
 
 A packet id is only meaningful on the connection that delivered it: after a reconnect the broker
 resends what was unacknowledged under the same ids, so messages of an older connection are
 still applied (harmless duplicates) but never acknowledged, lest a recycled id acknowledge a
-different message that is not stored yet.
+different message that is not stored yet (the receiver drops such acks).
 
 Gaps: for devices with seqs stored above their mark, a :class:`SeqTracker` and a
 :class:`ResendPolicy` wait out the reorder timeout, then — after re-reading the database, since
@@ -26,33 +35,50 @@ Each worker also follows every till's retained ``status`` topic into the devices
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import queue
+import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait
+from typing import Any
 
 from fleet.config import FleetConfig
-from fleet.db import Connection, DatabaseError, DeviceKey, SeqState, connect, seq_state
+from fleet.db import (
+    Connection,
+    DatabaseError,
+    DeviceKey,
+    SeqState,
+    backlog,
+    connect,
+    seq_state,
+)
 from fleet.db.events import Outcome
+from fleet.ingest import child, receiver
 from fleet.ingest.batch import Incoming
 from fleet.ingest.downlink import ack_document, resend_document, topic_for
 from fleet.ingest.metrics import Metrics
+from fleet.ingest.projector import ProjectorSettings
 from fleet.ingest.seqtrack import ResendPolicy, SeqTracker
 from fleet.ingest.status import apply_messages
+from fleet.ingest.validator import ValidatorSettings
 from fleet.keys import Signer
-from protocol import topics
 from protocol.messages.downlink import Ack, Command
 
 _MAX_BACKOFF_S = 5.0
-_FLUSH_TIMEOUT_S = 5.0
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+_PROJECTION_RETRY_S = 1.0
+
+
+class ReceiverLostError(RuntimeError):
+    """A helper process ended without being asked to (the worker stops: run it again)."""
 
 
 @dataclass(slots=True)
@@ -79,36 +105,47 @@ class IngestWorker:
         self.subscribed = threading.Event()
         """Set once the broker granted the uplink subscription (messages flow from then on)."""
         self.log = logger or logging.getLogger("fleet.ingest")
-        self._queue: queue.Queue[Incoming] = queue.Queue()
+        self._queue: queue.Queue[list[Incoming]] = queue.Queue()
+        self._carry: list[Incoming] = []
         self._stop = threading.Event()
-        self._generation = 0
+        self._receiver_stopped = threading.Event()
+        self._lost: str | None = None
         self._watches: dict[DeviceKey, _Watch] = {}
-        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._pipe: Pipe | None = None
+        self._validated: Pipe | None = None
+        self._projector: Pipe | None = None
         self._thread: threading.Thread | None = None
-        self._client = self._make_client()
         self._ttl = dt.timedelta(seconds=config.ingest.ack_ttl_s)
         self._tick = min(0.5, config.ingest.reorder_timeout_s / 4)
+        # Projection state, shared by the worker thread and the reader thread.
+        self._projection_lock = threading.Lock()
+        self._projection_due = True  # events queued by an earlier run may be waiting
+        self._projection_idle = threading.Event()
+        self._round_out = False
+        self._stores = 0  # batches that stored something new, ever
+        self._stores_at_go = 0  # ... when the round now out was asked for
+        self._projection_retry_at = 0.0
+        self._projected_run = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Connect, ingest until :meth:`stop`, then finish the batch in hand and disconnect."""
+        """Connect, ingest until :meth:`stop`, then finish the batch in hand and disconnect.
+
+        Raises :class:`ReceiverLostError` if the receiver process died under it.
+        """
         conn = connect(self.config.db_url)
-        b = self.config.broker
         try:
-            self._client.connect_async(
-                b.host, b.port, b.keepalive_s, clean_start=False, properties=self._connect_props()
-            )
-            self._client.loop_start()
+            procs = self._start_children()
             try:
                 self._loop(conn)
             finally:
-                self._flush()
-                self._client.disconnect()
-                self._client.loop_stop()
+                self._stop_children(procs)
         finally:
             conn.close()
             self.log.info("stopped", extra={"fields": self.metrics.snapshot()})
+        if self._lost is not None:
+            raise ReceiverLostError(f"the {self._lost} process ended unexpectedly; see the log")
 
     def start(self) -> None:
         """Run in a background thread (tests and embedding); :meth:`stop` then :meth:`join`."""
@@ -123,98 +160,184 @@ class IngestWorker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    # -- MQTT (network thread: enqueue only) --------------------------------------------------
+    def wait_projected(self, timeout: float) -> bool:
+        """Block until every event this worker has stored is projected (by it, or by another
+        worker that took it first); False if ``timeout`` passed first."""
+        return self._projection_idle.wait(timeout)
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+    # -- the helper processes ------------------------------------------------------------------
+
+    def _start_children(self) -> list[subprocess.Popen[bytes]]:
+        ingest = self.config.ingest
+        settings = receiver.ReceiverSettings(
+            broker=self.config.broker,
             client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+            share_group=ingest.share_group,
+            session_expiry_s=ingest.session_expiry_s,
+            max_inflight=ingest.max_inflight,
         )
-        b = self.config.broker
-        if b.username is not None:
-            client.username_pw_set(b.username, b.password)
-        if b.tls:
-            client.tls_set(
-                ca_certs=None if b.ca_file is None else str(b.ca_file),
-                certfile=None if b.cert_file is None else str(b.cert_file),
-                keyfile=None if b.key_file is None else str(b.key_file),
-            )
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        return client
-
-    def _connect_props(self) -> Properties:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.config.ingest.session_expiry_s
-        props.ReceiveMaximum = self.config.ingest.max_inflight
-        return props
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        _userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        _props: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            self.log.error("connect refused", extra={"fields": {"reason": str(reason)}})
-            return
-        self._generation += 1
-        self.log.info(
-            "connected",
-            extra={"fields": {"client_id": self.client_id, "session": flags.session_present}},
-        )
-        # Status is not shared: a $share subscription never gets retained messages.
-        client.subscribe(
-            [(topics.uplink_filter(self.config.ingest.share_group), 1), (topics.status_filter(), 1)]
-        )
-
-    def _on_subscribe(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        _mid: int,
-        reasons: list[ReasonCode],
-        _props: Properties | None,
-    ) -> None:
-        if any(r.is_failure for r in reasons):
-            self.log.error("subscription refused", extra={"fields": {"reasons": str(reasons)}})
-            return
-        self.log.info("subscribed", extra={"fields": {"client_id": self.client_id}})
-        self.subscribed.set()
-
-    def _on_disconnect(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        _flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        _props: Properties | None,
-    ) -> None:
-        if not self._stop.is_set():
-            self.log.warning("disconnected", extra={"fields": {"reason": str(reason)}})
-
-    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        to_validator, from_receiver = socket.socketpair()
         try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = "<topic is not UTF-8>"
-        self._queue.put(
-            Incoming(
-                topic=topic,
-                payload=bytes(msg.payload),
-                received_at=dt.datetime.now(dt.UTC),
-                mid=msg.mid,
-                qos=msg.qos,
-                generation=self._generation,
+            vproc, self._validated = child.start(
+                "validator",
+                ValidatorSettings(tenant=self.config.tenant),
+                self.client_id,
+                link=from_receiver,
             )
+            rproc, self._pipe = child.start("receiver", settings, self.client_id, link=to_validator)
+        finally:
+            to_validator.close()
+            from_receiver.close()
+        pproc, self._projector = child.start(
+            "projector",
+            ProjectorSettings(db_url=self.config.db_url, batch=ingest.projection_batch),
+            self.client_id,
         )
+        threading.Thread(target=self._read, name="ingest-from-children", daemon=True).start()
+        return [rproc, vproc, pproc]
+
+    def _stop_children(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        """Let the downlinks already handed over leave, then end the children (the validator
+        ends with the receiver)."""
+        rproc, vproc, pproc = procs
+        if self._lost != "receiver":
+            self._order(("stop",))
+            self._receiver_stopped.wait(receiver.FLUSH_TIMEOUT_S + 5.0)
+        if self._projector is not None:
+            with contextlib.suppress(OSError):
+                self._projector.send(("stop",))
+        child.end(rproc, 5.0)
+        child.end(vproc, 5.0)
+        child.end(pproc, 30.0)  # a round in hand commits first
+        for pipe in (self._pipe, self._validated, self._projector):
+            if pipe is not None:
+                pipe.close()
+
+    def _order(self, order: tuple[Any, ...]) -> None:
+        assert self._pipe is not None
+        with contextlib.suppress(OSError):  # the receiver is gone; the reader thread says so
+            self._pipe.send(order)
+
+    def _lose(self, which: str) -> None:
+        if self._lost is None:
+            self._lost = which
+            self.log.error(f"{which} process ended unexpectedly")
+        self._receiver_stopped.set()
+        self._stop.set()
+        self._queue.put([])  # wake the worker thread
+
+    def _read(self) -> None:
+        """Reader thread: the children's news, as messages into the queue and lines in the log."""
+        assert self._pipe is not None
+        assert self._validated is not None
+        assert self._projector is not None
+        pipes = [self._pipe, self._validated, self._projector]
+        while pipes:
+            for pipe in wait(pipes):
+                assert isinstance(pipe, Pipe)
+                try:
+                    news = pipe.recv()
+                except (EOFError, OSError):
+                    pipes.remove(pipe)
+                    if pipe is self._projector:
+                        if not self._stop.is_set():
+                            self._lose("projector")
+                    elif not self._receiver_stopped.is_set():
+                        self._lose("receiver" if pipe is self._pipe else "validator")
+                    continue
+                if pipe is self._projector:
+                    self._projected(news)
+                elif pipe is self._validated:
+                    self._queue.put(
+                        [
+                            Incoming(
+                                topic=topic,
+                                payload=payload,
+                                received_at=_EPOCH + dt.timedelta(microseconds=ns // 1000),
+                                mid=mid,
+                                qos=qos,
+                                generation=generation,
+                                checked=checked,
+                            )
+                            for topic, payload, ns, mid, qos, generation, checked in news[1]
+                        ]
+                    )
+                elif self._received(news):
+                    pipes.remove(pipe)
+
+    def _received(self, news: tuple[Any, ...]) -> bool:
+        """Handle one message of the receiver; True when it was its last."""
+        log = self.log
+        kind = news[0]
+        if kind == "connected":
+            fields = {"client_id": self.client_id, "session": news[2]}
+            log.info("connected", extra={"fields": fields})
+        elif kind == "subscribed":
+            log.info("subscribed", extra={"fields": {"client_id": self.client_id}})
+            self.subscribed.set()
+        elif kind == "disconnected":
+            if not self._stop.is_set():
+                log.warning("disconnected", extra={"fields": {"reason": news[1]}})
+        elif kind == "connect_refused":
+            log.error("connect refused", extra={"fields": {"reason": news[1]}})
+        elif kind == "subscribe_refused":
+            log.error("subscription refused", extra={"fields": {"reasons": news[1]}})
+        elif kind == "not_sent":
+            fields = {"kind": news[1], "error": news[2]}
+            log.warning("downlink not sent", extra={"fields": fields})
+        elif kind == "stopped":
+            self._receiver_stopped.set()
+            return True
+        return False
+
+    def _projected(self, news: tuple[Any, ...]) -> None:
+        """A projection round came back: count it, and say once when the queue is empty."""
+        caught_up: tuple[int, int] | None = None
+        with self._projection_lock:
+            self._round_out = False
+            if news[0] == "failed":
+                self.metrics.add(db_errors=1)
+                self.log.error("projection failed", extra={"fields": {"error": news[1]}})
+                self._projection_retry_at = time.monotonic() + _PROJECTION_RETRY_S
+            else:
+                _, projected, failed, left = news
+                self.metrics.add(projected=projected, projection_errors=failed)
+                self._projected_run += projected + failed
+                if failed:
+                    self.log.error(
+                        "projection failed for some events (see events.projection_error)",
+                        extra={"fields": {"events": failed}},
+                    )
+                if left is not None and self._stores == self._stores_at_go:
+                    # Empty, and nothing stored since the round looked: all caught up.
+                    self._projection_due = False
+                    self._projection_idle.set()
+                    if self._projected_run:
+                        caught_up = (self._projected_run, left)
+                        self._projected_run = 0
+        if caught_up is not None:
+            # ``backlog`` above 0: the rest is locked by another worker, projecting it.
+            fields = {"projected": caught_up[0], "backlog": caught_up[1]}
+            self.log.debug("projections caught up", extra={"fields": fields})
+        self._queue.put([])  # wake the worker thread: it may ask for the next round
+
+    def _ask_projection(self) -> None:
+        """The worker thread is idle: start a projection round if one is due and none is out."""
+        with self._projection_lock:
+            if (
+                not self._projection_due
+                or self._round_out
+                or time.monotonic() < self._projection_retry_at
+            ):
+                return
+            self._round_out = True
+            self._stores_at_go = self._stores
+        assert self._projector is not None
+        try:
+            self._projector.send(("go",))
+        except OSError:
+            with self._projection_lock:
+                self._round_out = False
 
     # -- the worker thread --------------------------------------------------------------------
 
@@ -228,26 +351,46 @@ class IngestWorker:
             if self._watches:
                 conn = self._check_gaps(conn)
             if time.monotonic() >= next_metrics:
-                self.log.info("metrics", extra={"fields": self.metrics.snapshot()})
+                self._log_metrics(conn)
                 next_metrics = time.monotonic() + interval
 
+    def _log_metrics(self, conn: Connection) -> None:
+        fields: dict[str, Any] = dict(self.metrics.snapshot())
+        # A database error: the next batch reports it; the counters still go out.
+        with contextlib.suppress(DatabaseError):
+            fields["projection_backlog"] = backlog(conn)
+        self.log.info("metrics", extra={"fields": fields})
+
     def _take_batch(self) -> list[Incoming]:
-        try:
-            first = self._queue.get(timeout=self._tick)
-        except queue.Empty:
-            return []
-        batch = [first]
+        """Up to ``batch_max`` messages: waits up to a tick for the first (asking for a
+        projection round if there is none yet), then at most ``batch_wait_ms`` for the batch to
+        fill. Empty when woken without messages."""
+        limit = self.config.ingest.batch_max
+        batch, self._carry = self._carry[:limit], self._carry[limit:]
+        if not batch:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                self._ask_projection()
+                try:
+                    batch = self._queue.get(timeout=self._tick)
+                except queue.Empty:
+                    return []
+            if not batch:
+                return []
         deadline = time.monotonic() + self.config.ingest.batch_wait_ms / 1000
-        while len(batch) < self.config.ingest.batch_max:
+        while len(batch) < limit:
             remaining = deadline - time.monotonic()
             try:
-                batch.append(
+                batch.extend(
                     self._queue.get(timeout=remaining)
                     if remaining > 0
                     else self._queue.get_nowait()
                 )
             except queue.Empty:
                 break
+        if len(batch) > limit:
+            batch, self._carry = batch[:limit], batch[limit:] + self._carry
         return batch
 
     def _process(self, conn: Connection, batch: list[Incoming]) -> Connection:
@@ -266,16 +409,22 @@ class IngestWorker:
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 conn = self._reconnect_db(conn)
 
-        generation = self._generation
+        by_generation: dict[int, list[tuple[int, int]]] = {}
         for msg in batch:
-            if msg.generation == generation:
-                self._client.ack(msg.mid, msg.qos)
+            by_generation.setdefault(msg.generation, []).append((msg.mid, msg.qos))
+        for generation, mids in by_generation.items():
+            self._order(("ack", generation, mids))
+        stored = result.outcomes[Outcome.STORED]
+        if stored:
+            with self._projection_lock:
+                self._stores += 1
+                self._projection_due = True
+                self._projection_idle.clear()
         self.metrics.record_lags(result.lags_ms)
         self.metrics.add(
             messages=len(batch),
             batches=1,
-            applied=result.outcomes[Outcome.APPLIED] + result.outcomes[Outcome.PROJECTION_FAILED],
-            projection_errors=result.outcomes[Outcome.PROJECTION_FAILED],
+            applied=stored,
             duplicates=result.outcomes[Outcome.DUPLICATE],
             dead_letters=result.dead_letters,
         )
@@ -355,30 +504,8 @@ class IngestWorker:
         return conn
 
     def _publish(self, key: DeviceKey, kind: str, payload: bytes) -> None:
-        info = self._client.publish(topic_for(key, kind), payload, qos=1, retain=True)
-        self._pending = [p for p in self._pending if not _settled(p)]
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            # The broker is away. Nothing is lost: acks are cumulative and the till publishes
-            # again when none comes, which makes the next batch ack again; a resend request is
-            # asked again after the reorder timeout.
-            self.log.warning(
-                "downlink not sent",
-                extra={"fields": {"kind": kind, "error": mqtt.error_string(info.rc)}},
-            )
-            return
-        self._pending.append(info)
-
-    def _flush(self) -> None:
-        """Give the acks and commands already handed to paho a chance to leave before we go."""
-        deadline = time.monotonic() + _FLUSH_TIMEOUT_S
-        for info in self._pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                info.wait_for_publish(remaining)
-            except (RuntimeError, ValueError):
-                break  # not connected: the next ack after restart supersedes it anyway
+        """Retained, QoS 1, by the receiver (which reports it if the broker is away)."""
+        self._order(("publish", topic_for(key, kind), payload, kind))
 
     def _reconnect_db(self, conn: Connection) -> Connection:
         conn.close()
@@ -387,11 +514,3 @@ class IngestWorker:
         except DatabaseError as exc:
             self.log.error("database unreachable", extra={"fields": {"error": str(exc)[:500]}})
             return conn  # closed: the next attempt fails fast and comes back here
-
-
-def _settled(info: mqtt.MQTTMessageInfo) -> bool:
-    """True once paho is done with ``info``: published, or failed (it raises then)."""
-    try:
-        return info.is_published()
-    except (RuntimeError, ValueError):
-        return True

@@ -48,12 +48,19 @@ _TABLES_CHILD_FIRST = (
     "sale_discounts", "sale_lines", "sale_taxes", "tenders", "sales", "refund_lines",
     "refund_taxes", "refunds", "voids", "loyalty_ledger", "stock_deltas", "shift_tenders",
     "shift_movements", "shifts", "members_enrolled", "feedback", "device_health",
-    "documents_applied", "documents_rejected", "events", "devices", "dead_letters",
-    "document_versions",
+    "documents_applied", "documents_rejected", "projection_queue", "events", "devices",
+    "dead_letters", "document_versions",
     "member_cache_entries", "member_cache_marks", "member_coupons", "members", "phone_hash_keys",
     "price_book_entries", "price_book_versions", "store_prices", "item_gtins", "items",
     "tax_classes", "promotions", "till_settings", "published_documents", "stores",
 )  # fmt: skip
+
+
+def empty_database(conn: Connection) -> None:
+    """Delete every row of a migrated fleet database, in one transaction."""
+    with conn.transaction():
+        for table in _TABLES_CHILD_FIRST:
+            conn.execute(f"DELETE FROM {table}")
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +87,8 @@ def fleet_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path / 'fleet.db'}"
     url: str = request.getfixturevalue("_pg_session_url")
-    with connect(url) as conn, conn.transaction():
-        for table in _TABLES_CHILD_FIRST:
-            conn.execute(f"DELETE FROM {table}")
+    with connect(url) as conn:
+        empty_database(conn)
     return url
 
 

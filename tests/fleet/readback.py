@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from fleet.db import Connection, Row
+from fleet.db import Connection, ProjectionRound, Row, project_pending
 from protocol.messages import Body
 from protocol.messages.uplink import (
     DeviceHealth,
@@ -28,6 +28,18 @@ from protocol.messages.uplink import (
 )
 
 _ORIGIN = ("event_id", "tenant", "store", "device")
+
+
+def project_all(conn: Connection, limit: int = 1000) -> ProjectionRound:
+    """Project every queued event (rounds of ``limit`` until one finds the queue empty); the
+    totals. Ingest only stores and queues: call this before reading the projected tables."""
+    projected = failed = 0
+    while True:
+        done = project_pending(conn, limit=limit)
+        if done.taken == 0:
+            return ProjectionRound(projected=projected, failed=failed)
+        projected += done.projected
+        failed += done.failed
 
 
 def _one(conn: Connection, sql: str, params: list[Any]) -> Row:

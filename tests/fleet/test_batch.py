@@ -15,6 +15,7 @@ from fleet.ingest import Incoming, Invalid, SeqTracker, apply_batch, check
 from protocol.ids import uuid7
 from tests.factories import NOW
 from tests.fleet import samples
+from tests.fleet.readback import project_all
 
 RECEIVED = NOW + dt.timedelta(seconds=3)
 
@@ -72,7 +73,7 @@ def test_dead_letters_keep_topic_reason_path_and_raw_bytes(fleet_db: Connection)
         _msg(TOPIC, samples.wire(samples.feedback(2), 1, eid=uuid7(samples.BASE_MS, b"\x99" * 10))),
     ]
     result = apply_batch(fleet_db, batch, "acme")
-    assert result.outcomes == {Outcome.APPLIED: 1, Outcome.SEQ_TAKEN: 1}
+    assert result.outcomes == {Outcome.STORED: 1, Outcome.SEQ_TAKEN: 1}
     assert result.dead_letters == 3
     rows = fleet_db.execute(
         "SELECT topic, reason, error_path, payload, received_at FROM dead_letters"
@@ -86,6 +87,7 @@ def test_dead_letters_keep_topic_reason_path_and_raw_bytes(fleet_db: Connection)
     assert "another event's" in rows[2]["reason"]
     assert all(r["received_at"] == RECEIVED for r in rows)
     assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 1
+    assert fleet_db.scalar("SELECT count(*) AS n FROM projection_queue") == 1
 
 
 def test_gaps_hold_the_mark_until_filled(fleet_db: Connection) -> None:
@@ -132,6 +134,7 @@ def test_any_order_duplication_and_batching_applies_each_event_once_with_the_rig
         "SELECT count(*) AS n, count(DISTINCT seq) AS d FROM events WHERE device = ?", [device]
     )
     assert counts == {"n": 15, "d": 15}
+    project_all(fleet_db)
     assert fleet_db.scalar("SELECT count(*) AS n FROM feedback WHERE device = ?", [device]) == 15
     assert seq_state(fleet_db, key).hwm == 15
 

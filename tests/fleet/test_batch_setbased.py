@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 import fleet.db.engine
-from fleet.db import Connection, DeviceKey, Outcome
+from fleet.db import Connection, DeviceKey, Outcome, ProjectionRound, backlog
 from fleet.ingest import Incoming, apply_batch
 from protocol.messages import Body
 from protocol.messages.uplink import SaleCompleted
@@ -34,8 +34,9 @@ def test_every_type_in_one_batch_is_projected_with_every_field_intact(
     result = apply_batch(
         fleet_db, [_incoming(b, seq) for seq, b in enumerate(bodies, start=1)], "acme"
     )
-    assert result.outcomes == {Outcome.APPLIED: len(bodies)}
+    assert result.outcomes == {Outcome.STORED: len(bodies)}
     assert result.devices[KEY].hwm == len(bodies)
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=len(bodies))
     for seq, body in enumerate(bodies, start=1):
         assert readback.READERS[type(body)](fleet_db, samples.event_id(seq)) == body
     assert (
@@ -60,19 +61,23 @@ def test_one_failing_projection_among_many_keeps_the_others_and_records_its_erro
                          taken, NOW))  # fmt: skip
     result = apply_batch(fleet_db, msgs, "acme")
     assert result.outcomes == {
-        Outcome.APPLIED: len(bodies),
-        Outcome.PROJECTION_FAILED: 1,
+        Outcome.STORED: len(bodies) + 1,
         Outcome.DUPLICATE: 1,
         Outcome.SEQ_TAKEN: 1,
     }
     assert result.dead_letters == 1
     assert result.devices[KEY].hwm == len(bodies) + 1
+    assert backlog(fleet_db) == len(bodies) + 1
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=len(bodies), failed=1)
+    assert backlog(fleet_db) == 0
     for seq, body in enumerate(bodies, start=1):
         assert readback.READERS[type(body)](fleet_db, samples.event_id(seq)) == body
     failed = fleet_db.execute(
         "SELECT seq, projection_error FROM events WHERE projection_error IS NOT NULL"
     )
     assert [r["seq"] for r in failed] == [len(bodies) + 1]
+    error = failed[0]["projection_error"]
+    assert "sale_id" in error or "UNIQUE" in error.upper()
     assert fleet_db.scalar("SELECT count(*) AS n FROM sales") == 1
     assert fleet_db.scalar("SELECT count(*) AS n FROM events") == len(bodies) + 1
 
@@ -83,8 +88,9 @@ def test_a_batch_larger_than_one_statement_is_split(
     monkeypatch.setattr(fleet.db.engine, "MAX_PARAMS", 40)  # a few rows per statement
     sales = [samples.sale(n, lines=2) for n in range(1, 13)]
     result = apply_batch(fleet_db, [_incoming(s, n) for n, s in enumerate(sales, start=1)], "acme")
-    assert result.outcomes == {Outcome.APPLIED: 12}
+    assert result.outcomes == {Outcome.STORED: 12}
     assert result.devices[KEY].hwm == 12
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=12)
     for n, s in enumerate(sales, start=1):
         assert readback.sale(fleet_db, samples.event_id(n)) == s
     assert fleet_db.scalar("SELECT count(*) AS n FROM sale_lines") == 24

@@ -699,6 +699,8 @@ def test_the_real_till_and_hq_do_everything_they_need_through_the_acl(
             WAIT,
         ), sync.stats
         assert sync.stats.documents_rejected == 0
+        # acked means stored; the sale and the price.applied reports are read once projected
+        assert worker.wait_projected(WAIT)
     finally:
         sync.stop()
         worker.stop()

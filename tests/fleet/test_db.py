@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleet.db import (
     MIGRATIONS,
@@ -22,6 +26,7 @@ from fleet.db import (
     parse_url,
     schema_version,
 )
+from fleet.db.engine import format_timestamp, parse_timestamp
 from protocol.messages import DocScope
 
 TABLES = {
@@ -34,6 +39,8 @@ TABLES = {
     "stores", "tax_classes", "items", "item_gtins", "store_prices", "price_book_versions",
     "price_book_entries", "promotions", "members", "member_coupons", "phone_hash_keys",
     "till_settings", "member_cache_entries", "member_cache_marks", "published_documents",
+    # V3: events stored and waiting for their projection
+    "projection_queue",
 }  # fmt: skip
 
 
@@ -49,7 +56,7 @@ def test_migrations_create_every_table_and_running_them_again_changes_nothing(
     empty_db_url: str,
 ) -> None:
     with connect(empty_db_url) as conn:
-        assert schema_version(conn) == len(MIGRATIONS)
+        assert schema_version(conn) == len(MIGRATIONS) == 3
         assert _tables(conn) == TABLES
     with connect(empty_db_url) as again:
         assert schema_version(again) == len(MIGRATIONS)
@@ -170,8 +177,32 @@ def test_foreign_sqlite_files_are_refused_and_left_alone(tmp_path: Path) -> None
     raw.execute("CREATE TABLE recipes (name TEXT)")
     raw.commit()
     raw.close()
+    before = other.read_bytes()
     with pytest.raises(SchemaError, match="another program"):
         connect(f"sqlite://{other}")
+    assert other.read_bytes() == before  # not even switched to WAL mode
+    assert not Path(f"{other}-wal").exists()
+    assert not Path(f"{other}-writer").exists()
+
+
+def test_a_connection_keeps_its_locks_when_another_opens_the_same_file(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops all of this process's POSIX locks on it. Were a
+    second open to read the file from Python, the first connection would lose its locks, and
+    another process closing the database would think itself the last user and delete the WAL
+    (and the committed rows in it) from under the first."""
+    db = tmp_path / "fleet.db"
+    with connect(f"sqlite://{db}") as first:
+        with first.transaction():
+            first.execute("CREATE TABLE kept (x INTEGER)")
+            first.execute("INSERT INTO kept VALUES (1)")
+        connect(f"sqlite://{db}").close()
+        visit = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1'); "
+        visit += "c.execute('SELECT count(*) FROM kept').fetchone(); c.close()"
+        subprocess.run([sys.executable, "-c", visit, str(db)], check=True)
+        assert Path(f"{db}-wal").exists(), "the other process took this one for gone"
+        with first.transaction():
+            first.execute("INSERT INTO kept VALUES (2)")
+        assert first.column("SELECT x FROM kept ORDER BY x") == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -199,3 +230,24 @@ def test_an_unreachable_postgres_is_a_clear_error() -> None:
     port = 1  # nothing listens on a privileged port below 1024 on loopback here
     with pytest.raises(DatabaseError, match="cannot connect to PostgreSQL"):
         connect(f"postgresql://postgres@127.0.0.1:{port}/x{uuid.uuid4().hex[:6]}")
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-5, minutes=-30))]),
+    )
+)
+def test_timestamps_take_one_fixed_width_form_whichever_route_formats_them(
+    value: dt.datetime,
+) -> None:
+    """Fixed width whatever the year or zone, or text order is not time order."""
+    text = format_timestamp(value)
+    u = value.astimezone(dt.UTC)
+    assert text == (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
+    assert len(text) == len("2026-12-03T06:09:41.000000Z")
+    assert parse_timestamp(text) == value

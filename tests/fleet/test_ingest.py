@@ -3,7 +3,9 @@
 A :class:`FakeTill` publishes encoded events with QoS 1 on its uplink topics and listens on its
 own ``down/ack`` and ``down/command`` topics, verifying every document with HQ's public key as
 the till's keyring would. Nothing waits by sleeping: tests wait on queues of received
-documents, on the worker's metrics condition, or on lines the worker process logs.
+documents, on the worker's metrics condition, or on lines the worker process logs. HQ acks an
+event once it is stored, before it is projected: a test reading the projected tables (sales,
+feedback...) first waits for :meth:`IngestWorker.wait_projected`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig, FleetConfig, IngestConfig, KeysConfig
-from fleet.db import DeviceKey, connect, seq_state
+from fleet.db import DeviceKey, backlog, connect, seq_state
 from fleet.ingest import IngestWorker
 from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto
@@ -165,12 +167,14 @@ def test_events_are_stored_and_acknowledged_with_a_signed_contiguous_mark(
         for seq in range(1, 11):
             till.publish(samples.sale(seq), seq)
         till.wait_acked(10)
+        assert worker.wait_projected(WAIT)
     with connect(fleet_db_url) as db:
         assert db.scalar("SELECT count(*) AS n FROM sales") == 10
         assert db.scalar("SELECT count(*) AS n FROM sale_lines") == 30
         assert seq_state(db, DeviceKey("acme", "s-001", "till-1")).hwm == 10
     snap = worker.metrics.snapshot()
     assert (snap["applied"], snap["duplicates"], snap["dead_letters"]) == (10, 0, 0)
+    assert (snap["projected"], snap["projection_errors"]) == (10, 0)
     assert snap["lag_ms_max"] >= snap["lag_ms_p50"] > 0  # samples occurred at a fixed past time
 
 
@@ -205,8 +209,9 @@ def test_duplicates_and_reordering_are_applied_once(
             till.publish(samples.feedback(), seq)
         till.wait_acked(4)
         assert worker.metrics.wait_until(lambda m: m["messages"] == 7, WAIT)
+        assert worker.wait_projected(WAIT)
     snap = worker.metrics.snapshot()
-    assert (snap["applied"], snap["duplicates"]) == (4, 3)
+    assert (snap["applied"], snap["duplicates"], snap["projected"]) == (4, 3, 4)
     with connect(fleet_db_url) as db:
         assert db.scalar("SELECT count(*) AS n FROM feedback") == 4
 
@@ -296,6 +301,8 @@ def test_two_workers_split_a_shared_subscription_and_totals_match(
                 till.publish(samples.sale(seq, lines=2, till_no=n), seq)
         for till in fakes:
             till.wait_acked(per_till)
+        assert a.wait_projected(WAIT)
+        assert b.wait_projected(WAIT)
     # both stopped: each finished, and counted, the batch it had in hand
     total = len(devices) * per_till
     ma, mb = a.metrics.snapshot(), b.metrics.snapshot()
@@ -303,8 +310,13 @@ def test_two_workers_split_a_shared_subscription_and_totals_match(
     assert mb["messages"] > 0
     assert ma["applied"] + mb["applied"] == total
     assert ma["duplicates"] + mb["duplicates"] == 0
+    # each event projected once, by whichever worker took it off the queue first
+    assert ma["projected"] + mb["projected"] == total
+    assert ma["projection_errors"] + mb["projection_errors"] == 0
     with connect(fleet_db_url) as db:
         assert db.scalar("SELECT count(*) AS n FROM events") == total
+        assert backlog(db) == 0
+        assert db.scalar("SELECT count(*) AS n FROM sales") == total
         assert db.scalar("SELECT count(*) AS n FROM sale_lines") == 2 * total
         assert db.scalar("SELECT SUM(total) AS t FROM sales") == sum(
             samples.sale(seq, lines=2).total for seq in range(1, per_till + 1)
@@ -340,16 +352,23 @@ class WorkerProcess:
             except json.JSONDecodeError:
                 self.lines.put({"msg": "raw", "line": line})
 
-    def wait_for(self, msg: str, timeout: float = WAIT) -> dict[str, object]:
+    def wait_for(
+        self,
+        msg: str,
+        timeout: float = WAIT,
+        where: Callable[[dict[str, object]], bool] = lambda _line: True,
+    ) -> dict[str, object]:
+        """The next line logged as ``msg`` for which ``where`` holds (earlier ones are read
+        and dropped)."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            assert remaining > 0, f"the worker never logged {msg!r}"
+            assert remaining > 0, f"the worker never logged {msg!r} as wanted"
             try:
                 line = self.lines.get(timeout=remaining)
             except queue.Empty:
                 continue
-            if line.get("msg") == msg:
+            if line.get("msg") == msg and where(line):
                 return line
 
     def kill(self) -> None:
@@ -422,6 +441,9 @@ def test_a_worker_killed_mid_batch_and_restarted_loses_nothing_and_doubles_nothi
         first.kill()
     with connect(db_url) as db:
         stored_at_kill = db.scalar("SELECT count(*) AS n FROM events")
+        # stored, not projected yet (the killed worker's projector may still commit the round
+        # it had in hand, so this is an upper bound of what the next worker projects of them)
+        queued_at_kill = backlog(db)
     assert stored_at_kill < total, "the worker finished before the kill; the test proved nothing"
     for info in infos:
         info.wait_for_publish(WAIT)
@@ -430,17 +452,31 @@ def test_a_worker_killed_mid_batch_and_restarted_loses_nothing_and_doubles_nothi
     try:
         second.wait_for("subscribed")
         till.wait_acked(total, timeout=60)
+        # its periodic metrics: every event stored (the counters are read before the backlog)
+        # and none left to project
+        second.wait_for(
+            "metrics",
+            timeout=60,
+            where=lambda m: (
+                m["applied"] == total - stored_at_kill and m.get("projection_backlog") == 0
+            ),
+        )
         assert second.terminate() == 0
     finally:
         if second.proc.poll() is None:
             second.kill()
     stopped = second.wait_for("stopped")
     assert stopped["applied"] == total - stored_at_kill
+    assert stopped["projection_errors"] == 0
+    projected = stopped["projected"]
+    assert isinstance(projected, int)
+    assert total - stored_at_kill <= projected <= total - stored_at_kill + queued_at_kill
     with connect(db_url) as db:
         assert db.one("SELECT count(*) AS n, count(DISTINCT seq) AS d FROM events") == {
             "n": total,
             "d": total,
         }
+        assert backlog(db) == 0
         assert db.scalar("SELECT count(*) AS n FROM sales") == total
         assert db.scalar("SELECT count(*) AS n FROM sale_lines") == 2 * total
         assert db.scalar("SELECT count(*) AS n FROM dead_letters") == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,28 +12,36 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fleet.db import Connection, DeviceKey, Outcome, lock_devices, store_event
+from fleet.db import (
+    Connection,
+    DeviceKey,
+    Outcome,
+    ProjectionRound,
+    backlog,
+    lock_devices,
+    project_pending,
+    store_event,
+)
 from fleet.ingest import Incoming, apply_batch
 from protocol.messages import UPLINK, Body, encode_event
 from protocol.messages.uplink import SaleCompleted
 from tests.factories import NOW
 from tests.fleet import readback, samples
+from tests.fleet.conftest import empty_database
 from tests.strategies import instances_of
 
 UPLINK_TYPES = [UPLINK.lookup(n, UPLINK.current(n)).body for n in UPLINK.names()]
 TOPIC = "tf/v1/s-001/till-1/up/{}"
 
 
-class _UndoError(Exception):
-    """Raised to leave a transaction by rolling it back."""
-
-
 @contextmanager
-def rolled_back(conn: Connection) -> Iterator[Connection]:
-    """A transaction that is always rolled back: each example starts from an empty database."""
-    with contextlib.suppress(_UndoError), conn.transaction():
+def emptied_afterwards(conn: Connection) -> Iterator[Connection]:
+    """Each example starts from an empty database (projection commits in its own transaction,
+    so an example cannot simply be rolled back)."""
+    try:
         yield conn
-        raise _UndoError
+    finally:
+        empty_database(conn)
 
 
 def _incoming(body: Body, seq: int, **kwargs: Any) -> Incoming:
@@ -57,7 +64,8 @@ def test_a_sample_of_each_type_is_projected_with_every_field_intact(
 ) -> None:
     body = samples.every_type()[index]
     result = apply_batch(fleet_db, [_incoming(body, 1)], "acme")
-    assert result.outcomes == {Outcome.APPLIED: 1}
+    assert result.outcomes == {Outcome.STORED: 1}
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=1)
     assert readback.READERS[type(body)](fleet_db, samples.event_id(1)) == body
     assert fleet_db.scalar("SELECT projection_error FROM events") is None
 
@@ -74,15 +82,19 @@ def test_generated_events_are_projected_with_every_field_intact(
     ev = samples.event(body, 1)
     payload = encode_event(ev)
     has_nul = b"\\u0000" in msgspec.json.encode(body)
-    with rolled_back(fleet_db):
-        lock_devices(fleet_db, {DeviceKey("acme", "s-001", "till-1"): NOW})
-        outcome = store_event(fleet_db, ev, payload, NOW)
-        if outcome is Outcome.PROJECTION_FAILED:
+    with emptied_afterwards(fleet_db):
+        with fleet_db.transaction():
+            lock_devices(fleet_db, {DeviceKey("acme", "s-001", "till-1"): NOW})
+            assert store_event(fleet_db, ev, payload, NOW) is Outcome.STORED
+        done = project_pending(fleet_db)
+        assert backlog(fleet_db) == 0
+        if has_nul:
             # the one refusal allowed: PostgreSQL text cannot hold NUL (refused on both dialects)
-            assert has_nul
+            assert done == ProjectionRound(failed=1)
             assert "NUL" in fleet_db.scalar("SELECT projection_error FROM events")
         else:
-            assert outcome is Outcome.APPLIED
+            assert done == ProjectionRound(projected=1)
+            assert fleet_db.scalar("SELECT projection_error FROM events") is None
             assert readback.READERS[body_type](fleet_db, ev.event_id) == body
 
 
@@ -90,8 +102,9 @@ def test_the_same_event_twice_is_applied_once(fleet_db: Connection) -> None:
     sale = samples.sale(1)
     first = apply_batch(fleet_db, [_incoming(sale, 1), _incoming(sale, 1)], "acme")
     again = apply_batch(fleet_db, [_incoming(sale, 1)], "acme")
-    assert first.outcomes == {Outcome.APPLIED: 1, Outcome.DUPLICATE: 1}
+    assert first.outcomes == {Outcome.STORED: 1, Outcome.DUPLICATE: 1}
     assert again.outcomes == {Outcome.DUPLICATE: 1}
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=1)
     counts = {
         t: fleet_db.scalar(f"SELECT count(*) AS n FROM {t}")
         for t in ("events", "sales", "sale_lines", "tenders", "loyalty_ledger", "stock_deltas")
@@ -110,6 +123,7 @@ def test_sales_and_refunds_book_loyalty_and_stock(fleet_db: Connection) -> None:
     sale = samples.sale(1)
     ret = samples.refund(sale, 2)
     apply_batch(fleet_db, [_incoming(sale, 1), _incoming(ret, 2)], "acme")
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=2)
     ledger = fleet_db.execute(
         "SELECT member_id, kind, points, ref_kind, ref_id FROM loyalty_ledger ORDER BY entry_id"
     )
@@ -145,6 +159,7 @@ def test_sales_and_refunds_book_loyalty_and_stock(fleet_db: Connection) -> None:
 
 def test_a_sale_without_a_member_books_no_points(fleet_db: Connection) -> None:
     apply_batch(fleet_db, [_incoming(samples.sale(1, member=None), 1)], "acme")
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=1)
     assert fleet_db.scalar("SELECT count(*) AS n FROM loyalty_ledger") == 0
 
 
@@ -160,12 +175,14 @@ def test_devices_show_the_versions_they_run_and_late_reports_do_not_roll_them_ba
         ],
         "acme",
     )
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=2)
     # a health report from before the price book went live arrives late
     apply_batch(
         fleet_db,
         [_incoming(samples.device_health(at=NOW - dt.timedelta(minutes=5), price_book=41), 3)],
         "acme",
     )
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=1)
     row = fleet_db.one(
         "SELECT price_book_version, promotion_set_version, member_cache_version,"
         " device_config_version, versions_reported_at FROM devices"
@@ -190,8 +207,11 @@ def test_a_projection_that_fails_keeps_the_event_and_the_rest_of_the_batch(
         [_incoming(sale, 1), _incoming(clash, 2), _incoming(samples.feedback(), 3)],
         "acme",
     )
-    assert result.outcomes == {Outcome.APPLIED: 2, Outcome.PROJECTION_FAILED: 1}
+    assert result.outcomes == {Outcome.STORED: 3}
     assert result.devices[DeviceKey("acme", "s-001", "till-1")].hwm == 3
+    assert readback.project_all(fleet_db) == ProjectionRound(projected=2, failed=1)
+    assert backlog(fleet_db) == 0
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 3
     failed = fleet_db.one(
         "SELECT seq, projection_error FROM events WHERE projection_error IS NOT NULL"
     )

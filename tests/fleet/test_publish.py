@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from edge.store.db import open_store
 from edge.store.documents import apply_member_cache, apply_price_book
-from fleet.db import Connection, connect, current_version
+from fleet.db import Connection, Outcome, ProjectionRound, connect, current_version
 from fleet.ingest import Incoming, apply_batch
 from fleet.keys import Signer, generate_key
 from fleet.publish import (
@@ -72,6 +72,7 @@ from protocol.signing import DeviceIdentity, Keyring, verify_document
 from tests.edge.tillkit import HASH_KEY, item
 from tests.factories import promo
 from tests.fleet import samples
+from tests.fleet.readback import project_all
 
 TENANT, STORE = "acme", "s1"
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -172,7 +173,10 @@ def feed(
             occurred_at=at,
         )
         batch.append(Incoming(topics.uplink(store, device, body.TYPE), encode_event(event), at))
-    apply_batch(conn, batch, TENANT)
+    stored = apply_batch(conn, batch, TENANT).outcomes[Outcome.STORED]
+    assert stored == len(bodies)
+    # what a till runs is in the devices row once its events are projected
+    assert project_all(conn) == ProjectionRound(projected=stored)
 
 
 def applied(kind: str, version: int, level: str = "store") -> PriceApplied:

@@ -1,9 +1,10 @@
 """Publishing end to end: a real broker, a real till (sync client over a seeded store), the real
 ingest worker carrying what the till reports back into HQ's database — on both dialects.
 
-Nothing sleeps: tests wait on the sync client's counters (a document applied or refused) and on
-HQ's signed ack of the till's report, which ingest publishes only after its COMMIT — so once the
-till holds the ack, HQ's tables already say what the till runs.
+Nothing sleeps: tests wait on the sync client's counters (a document applied or refused), on
+HQ's signed ack of the till's report, which ingest publishes only after its COMMIT (the event is
+stored), and then on the worker saying every event it stored is projected — only then do HQ's
+tables say what the till runs.
 """
 
 from __future__ import annotations
@@ -121,14 +122,16 @@ def till_sync(path: Path, broker: Mosquitto, bootstrap: Signer) -> Iterator[Sync
         sync.stop()
 
 
-def wait_stored_at_hq(sync: SyncClient, path: Path) -> None:
-    """Wait until HQ acked every event the till has queued so far (so HQ's tables have them)."""
+def wait_stored_at_hq(sync: SyncClient, path: Path, worker: IngestWorker) -> None:
+    """Wait until HQ acked every event the till has queued so far (they are stored) and
+    ``worker`` projected what it stored (so HQ's tables have them)."""
     till = open_store(path)
     try:
         top = int(till.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
     finally:
         till.close()
     assert sync.wait_for(lambda s: s.last_ack_seq >= top, WAIT), (top, sync.stats)
+    assert worker.wait_projected(WAIT), "the worker did not project what it stored"
 
 
 def wait_applied(sync: SyncClient, kind: str, count: int) -> None:
@@ -155,12 +158,12 @@ def test_a_till_runs_a_published_snapshot_then_a_delta_and_hq_records_which(
     cfg = fleet_config(mosquitto, db_url, key_dir)
     with (
         connect(db_url) as db,
-        ingesting(cfg, signer),
+        ingesting(cfg, signer) as worker,
         till_sync(path, mosquitto, signer) as sync,
         MqttPublisher(cfg.broker) as publisher,
     ):
         seed(db)
-        wait_stored_at_hq(sync, path)  # its first health report says: price book v1
+        wait_stored_at_hq(sync, path, worker)  # its first health report says: price book v1
         assert running(db, "price_book_version") == 1
 
         first = deliver(db, prepare_price_book(db, signer, tenant=TENANT, store=STORE), publisher)
@@ -169,7 +172,7 @@ def test_a_till_runs_a_published_snapshot_then_a_delta_and_hq_records_which(
         till = read_till(path)
         assert till_items(till) == as_till(current_items(db, TENANT, STORE))
         till.close()
-        wait_stored_at_hq(sync, path)
+        wait_stored_at_hq(sync, path, worker)
         assert running(db, "price_book_version") == first.version
 
         put_store_price(db, TENANT, StorePrice(store=STORE, sku="MILK", unit_price=129), now=NOW)
@@ -189,7 +192,7 @@ def test_a_till_runs_a_published_snapshot_then_a_delta_and_hq_records_which(
         assert items == as_till(current_items(db, TENANT, STORE))
         assert items["MILK"][1] == 129
         assert "BREAD" not in items
-        wait_stored_at_hq(sync, path)
+        wait_stored_at_hq(sync, path, worker)
         assert running(db, "price_book_version") == second.version
         status = {r.kind: r for r in rollout_status(db, TENANT, STORE)}
         assert (status["price_book"].published, status["price_book"].running) == (
@@ -219,7 +222,7 @@ def test_keys_rotate_through_the_key_dir_and_a_retired_key_is_refused(
         assert old_worker.subscribed.wait(WAIT)
         sync = stack.enter_context(till_sync(path, mosquitto, signer))
         with MqttPublisher(BrokerConfig(host=mosquitto.host, port=mosquitto.port)) as publisher:
-            wait_stored_at_hq(sync, path)
+            wait_stored_at_hq(sync, path, old_worker)
             # 1. A new key, trusted by every till before anything is signed with it.
             generate_key(key_dir, "hq-2")
             new = Signer.from_dir(key_dir, "hq-2")
@@ -227,17 +230,17 @@ def test_keys_rotate_through_the_key_dir_and_a_retired_key_is_refused(
             deliver(db, config, publisher)
             wait_applied(sync, "device_config", 1)
             assert trusted_key_ids(path) == ["hq-1", "hq-2"]
-            wait_stored_at_hq(sync, path)
+            wait_stored_at_hq(sync, path, old_worker)
             assert running(db, "device_config_version") == config.version
 
         # 2. Switch: HQ signs with hq-2, and the ingest workers restart with it (their acks
         #    must verify on the tills once hq-1 is gone). The till keeps running meanwhile.
         _stop(old_worker)
         cfg = fleet_config(mosquitto, db_url, key_dir, active="hq-2")
-        with ingesting(cfg, new), MqttPublisher(cfg.broker) as publisher:
+        with ingesting(cfg, new) as worker, MqttPublisher(cfg.broker) as publisher:
             book = deliver(db, prepare_price_book(db, new, tenant=TENANT, store=STORE), publisher)
             wait_applied(sync, "price_book", 1)
-            wait_stored_at_hq(sync, path)  # the ack is signed by hq-2 now
+            wait_stored_at_hq(sync, path, worker)  # the ack is signed by hq-2 now
             assert running(db, "price_book_version") == book.version
 
             # 3. Retire hq-1: its file leaves the key dir, the next config trusts hq-2 only.
@@ -253,7 +256,7 @@ def test_keys_rotate_through_the_key_dir_and_a_retired_key_is_refused(
                 db, prepare_promotion_set(db, signer, tenant=TENANT, store=STORE), publisher
             )
             assert sync.wait_for(lambda s: s.documents_rejected >= 1, WAIT), sync.stats
-            wait_stored_at_hq(sync, path)
+            wait_stored_at_hq(sync, path, worker)
             rejected = db.one("SELECT kind, reason, detail FROM documents_rejected")
             assert rejected is not None
             assert (rejected["kind"], rejected["reason"]) == ("promotion_set", "unknown_key")
@@ -286,7 +289,7 @@ def test_a_member_cache_refresh_takes_over_the_points_a_till_had_pending(
     cfg = fleet_config(mosquitto, db_url, key_dir)
     with (
         connect(db_url) as db,
-        ingesting(cfg, signer),
+        ingesting(cfg, signer) as worker,
         till_sync(path, mosquitto, signer) as sync,
         MqttPublisher(cfg.broker) as publisher,
     ):
@@ -300,11 +303,11 @@ def test_a_member_cache_refresh_takes_over_the_points_a_till_had_pending(
             opening_points=5000,
         )
         put_member(db, TENANT, member, now=NOW)
-        wait_stored_at_hq(sync, path)
+        wait_stored_at_hq(sync, path, worker)
         snapshot = prepare_member_cache(db, signer, tenant=TENANT, store=STORE)
         deliver(db, snapshot, publisher)
         wait_applied(sync, "member_cache", 1)
-        wait_stored_at_hq(sync, path)
+        wait_stored_at_hq(sync, path, worker)
         assert running(db, "member_cache_version") == snapshot.version
 
         ok(till, cmd.AttachMember(card_no="CARD0001"))
@@ -314,7 +317,7 @@ def test_a_member_cache_refresh_takes_over_the_points_a_till_had_pending(
         pending = conn.execute("SELECT member_id, points FROM loyalty_pending").fetchall()
         conn.close()
         assert pending == [("M-1", 8)]
-        wait_stored_at_hq(sync, path)  # HQ booked the 8 points; the till marked them acked
+        wait_stored_at_hq(sync, path, worker)  # HQ booked the 8 points; the till marked them acked
         assert db.scalar("SELECT SUM(points) AS p FROM loyalty_ledger") == 5008
 
         delta = deliver(db, prepare_member_cache(db, signer, tenant=TENANT, store=STORE), publisher)

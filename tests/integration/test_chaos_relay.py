@@ -131,9 +131,11 @@ def test_duplicates_reordering_delays_and_a_lost_message_end_in_exactly_the_till
         assert sync.stats.acks > 0
         assert "command" in sync.stats.applied  # HQ's signed resend_from
         assert sync.stats.republished == 0
+        assert worker.wait_projected(WAIT)
         metrics = worker.metrics.snapshot()
     assert metrics.get("resends_requested", 0) >= 1, metrics
     assert metrics.get("duplicates", 0) >= 20, metrics
+    assert (metrics["projected"], metrics["projection_errors"]) == (metrics["applied"], 0), metrics
     with connect(fleet_db_url) as hq:
         assert hq.scalar("SELECT COUNT(*) FROM sales") == 20
         assert hq.scalar("SELECT COUNT(DISTINCT receipt_no) FROM sales") == 20

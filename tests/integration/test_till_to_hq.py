@@ -1,6 +1,9 @@
 """A real till (checkout + sync client) against the real HQ ingest worker, over a real broker,
 on SQLite and on PostgreSQL: sales arrive with every field intact, exactly once, and the till's
-outbox empties only through HQ's signed acks — also after the broker was down for 500 sales."""
+outbox empties only through HQ's signed acks — also after the broker was down for 500 sales.
+
+HQ acks an event once it is stored; its rows in ``sales`` follow when the worker projects it, so
+the tests wait for :meth:`IngestWorker.wait_projected` before reading them."""
 
 from __future__ import annotations
 
@@ -101,10 +104,11 @@ def test_sales_arrive_intact_once_and_the_outbox_empties(
     till = ready(open_till(path))
     _sell(till, 6)
     with (
-        running(IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)),
+        running(IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)) as worker,
         syncing(path, mosquitto, signer) as sync,
     ):
         assert sync.wait_for(lambda _s: _depth(path) == 0, WAIT), sync.stats
+        assert worker.wait_projected(WAIT)
     records = _till_records(path)
     with connect(fleet_db_url) as hq:
         ids = [
@@ -123,7 +127,7 @@ def test_500_sales_while_the_broker_is_down_arrive_exactly_once(
     path = tmp_path / "till.db"
     till = ready(open_till(path))
     with (
-        running(IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)),
+        running(IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)) as worker,
         syncing(path, mosquitto, signer) as sync,
     ):
         assert sync.wait_connected(WAIT)
@@ -133,6 +137,10 @@ def test_500_sales_while_the_broker_is_down_arrive_exactly_once(
         assert _depth(path) >= 500
         mosquitto.start()
         assert sync.wait_for(lambda _s: _depth(path) == 0, 180), sync.stats
+        assert worker.wait_projected(WAIT)
+        metrics = worker.metrics.snapshot()
+    # every event stored was projected once, none failed
+    assert (metrics["projected"], metrics["projection_errors"]) == (metrics["applied"], 0)
     with connect(fleet_db_url) as hq:
         count = hq.scalar("SELECT COUNT(*) FROM sales")
         distinct = hq.scalar("SELECT COUNT(DISTINCT receipt_no) FROM sales")

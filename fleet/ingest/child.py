@@ -1,0 +1,75 @@
+"""The ingest worker's helper processes: ``python -m fleet.ingest ROLE``, over socket pairs.
+
+Why not ``multiprocessing``'s spawn: it re-imports the parent's main script in the child (the
+``fleet`` CLI with every command, or pytest), which costs a second of CPU per start and makes a
+child depend on how its parent was launched. Here a child imports only its own module; it gets
+one end of a socket pair as a file descriptor and its settings as the first message, and reads
+end-of-file when the parent dies, however it dies (so a SIGKILLed worker leaves no child
+holding its broker session or database lock).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+ROLES = ("receiver", "validator", "projector")
+
+
+def start(
+    role: str, settings: object, name: str, link: socket.socket | None = None
+) -> tuple[subprocess.Popen[bytes], Connection]:
+    """Run ``python -m fleet.ingest ROLE`` with a pipe to it; its first message is ``settings``
+    (``name`` only labels the process in ``ps``). ``link``, one end of a socket pair, is
+    handed to the child as well (see :func:`linked`): two children talking directly."""
+    if role not in ROLES:
+        raise ValueError(f"no such helper: {role}")
+    mine, theirs = socket.socketpair()
+    fds = [theirs.fileno()] if link is None else [theirs.fileno(), link.fileno()]
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fleet.ingest", role, name, *map(str, fds)],
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        theirs.close()
+    pipe = Connection(os.dup(mine.fileno()))
+    mine.close()
+    pipe.send(settings)
+    return proc, pipe
+
+
+def attach() -> tuple[Connection, Any]:
+    """In the child: the pipe to the parent and the settings it sent.
+
+    Ctrl-C reaches the whole process group and SIGTERM may reach it from a service manager;
+    only the parent decides when a child stops, so both are ignored here.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pipe = Connection(int(sys.argv[3]))
+    try:
+        settings = pipe.recv()
+    except (EOFError, OSError):
+        os._exit(0)
+    return pipe, settings
+
+
+def linked() -> Connection:
+    """In the child: the pipe to the other child it was started with a ``link`` to."""
+    return Connection(int(sys.argv[4]))
+
+
+def end(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for a child told to stop; kill it if it does not within ``timeout``."""
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

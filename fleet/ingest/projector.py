@@ -1,0 +1,70 @@
+"""The ingest worker's projector: queued events into the reporting tables, in a process of its own.
+
+Projection (``fleet.db.projection_queue``) is most of the database work of an event, so it runs
+beside the receiver and the worker thread instead of in the ingest transaction, at a lower CPU
+priority, and only when the worker asks: one round per ``("go",)``, which the worker sends when
+it has no batch to store. Storing and acknowledging uplink thus always comes first — on SQLite,
+whose single writer lock the two share, a batch waits at most one round — and the reporting
+tables catch up whenever the uplink pauses.
+
+Started by ``fleet.ingest.child``. From the worker: ``("go",)`` and ``("stop",)``. To it, after
+each round: ``("round", projected, failed, backlog)`` — ``backlog`` only when the round found
+nothing to take (else ``None``) — or ``("failed", error)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+
+from fleet.db import Connection, DatabaseError, backlog, connect, project_pending
+from fleet.ingest import child
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectorSettings:
+    db_url: str
+    batch: int
+    nice: int = 0
+    """Added to the process's niceness: the CPU goes to receiving and storing first."""
+
+
+def main() -> None:
+    pipe, settings = child.attach()
+    assert isinstance(settings, ProjectorSettings)
+    with contextlib.suppress(OSError):
+        os.nice(settings.nice)
+    run(pipe, settings)
+
+
+def run(pipe: Pipe, settings: ProjectorSettings) -> None:
+    conn: Connection | None = None
+    try:
+        while True:
+            try:
+                order = pipe.recv()
+            except (EOFError, OSError):
+                return  # the worker is gone; an open round's transaction rolls back
+            if order[0] == "stop":
+                return
+            try:
+                if conn is None:
+                    conn = connect(settings.db_url)
+                done = project_pending(conn, settings.batch)
+                left = backlog(conn) if done.taken == 0 else None
+            except DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                reply: tuple[object, ...] = ("failed", str(exc)[:500])
+            else:
+                reply = ("round", done.projected, done.failed, left)
+            try:
+                pipe.send(reply)
+            except OSError:
+                return
+    finally:
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,61 @@
+"""The ingest worker's validator: the strict decode of uplink, in a process of its own.
+
+Checking a message (``fleet.ingest.batch.check``: its topic, the exact schema its type names,
+tenant, store and device) is the costliest step of ingesting it — a full typed decode of a
+sale with its lines, tenders and taxes — and needs nothing but the message. So it runs between
+the receiver and the worker: the receiver forwards each batch of PUBLISHes here, and this
+process forwards them to the worker with the verdict attached — the event's envelope
+(:class:`~fleet.ingest.batch.Checked`), or why it is refused
+(:class:`~fleet.ingest.batch.Invalid`), or ``None`` for a status message, which the worker
+checks itself. The three processes then run
+side by side, and the worker's transaction only stores.
+
+Started by ``fleet.ingest.child`` with a link from the receiver; it stops when the receiver
+does (end of file on the link), and the worker reads end of file from it in turn.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from fleet.ingest import child
+from fleet.ingest.batch import Checked, Invalid, check, parse_topic
+from protocol import topics
+from protocol.errors import TopicError
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSettings:
+    tenant: str
+
+
+def verdict(topic: str, payload: bytes, tenant: str) -> Checked | Invalid | None:
+    """What the worker is told of one message: ``None`` for a status message."""
+    try:
+        if parse_topic(topic).direction is topics.Direction.STATUS:
+            return None
+    except TopicError:
+        pass  # check() refuses it, with the reason
+    checked = check(topic, payload, tenant)
+    return checked if isinstance(checked, Invalid) else Checked.of(checked)
+
+
+def main() -> None:
+    pipe, settings = child.attach()
+    assert isinstance(settings, ValidatorSettings)
+    source = child.linked()
+    tenant = settings.tenant
+    while True:
+        try:
+            news = source.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the receiver stopped; the worker sees this pipe close after it
+        out = [
+            (topic, payload, ns, mid, qos, generation, verdict(topic, payload, tenant))
+            for topic, payload, ns, mid, qos, generation in news[1]
+        ]
+        try:
+            pipe.send(("msgs", out))
+        except OSError:
+            os._exit(0)  # the worker is gone
