@@ -31,6 +31,7 @@
     ack_ttl_s = 43200                  # validity of the signed ack documents
     metrics_interval_s = 60            # how often the metrics line is logged
     projection_batch = 100             # events projected per transaction when no batch waits
+    projection_max_delay_s = 5         # projection waits this long at most for a pause in uplink
 
 Relative paths are relative to the config file. Every error names the file, the table and the
 key, and unknown keys are refused (a typo must not silently fall back to a default).
@@ -87,6 +88,7 @@ class IngestConfig:
     ack_ttl_s: int = 12 * 3600
     metrics_interval_s: float = 60.0
     projection_batch: int = 100
+    projection_max_delay_s: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,14 @@ def from_mapping(data: Mapping[str, Any], *, base: Path, source: str = "config")
             ),
             projection_batch=r.integer(
                 ingest, "ingest", "projection_batch", d_ingest.projection_batch, lo=1, hi=10_000
+            ),
+            projection_max_delay_s=r.integer(
+                ingest,
+                "ingest",
+                "projection_max_delay_s",
+                d_ingest.projection_max_delay_s,
+                lo=0,
+                hi=3600,
             ),
         ),
     )

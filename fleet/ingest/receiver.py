@@ -48,7 +48,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig
-from fleet.ingest import child
+from fleet.ingest import child, lean_properties
 from protocol import topics
 
 FLUSH_TIMEOUT_S = 5.0
@@ -70,6 +70,7 @@ def main() -> None:
     """The child process: receive until the parent says stop or goes away."""
     pipe, settings = child.attach()
     assert isinstance(settings, ReceiverSettings)
+    lean_properties.install()  # a quarter less CPU per message; paho's own if it cannot
     _Receiver(pipe, child.linked(), settings).run()
 
 

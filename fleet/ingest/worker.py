@@ -16,8 +16,10 @@ is why each has a process (and a GIL) of its own: on two cores they overlap with
 Projection: a batch stores events and queues them; whenever the worker thread has no batch to
 store, it asks the projector child (``fleet.ingest.projector``) for a round, which writes up to
 ``projection_batch`` queued events into the sales, stock and loyalty tables in one transaction
-(``fleet.db.projection_queue``). A burst of uplink is thus stored and acknowledged at the pace
-the broker delivers it, and the reporting tables catch up in the pauses and right after.
+(``fleet.db.projection_queue``) — paced by ``fleet.ingest.pacing``: in a pause of the uplink,
+or once stored events have waited ``projection_max_delay_s``. A burst of uplink is thus stored
+and acknowledged at the pace the broker delivers it, and the reporting tables catch up in the
+pauses and right after.
 
 A packet id is only meaningful on the connection that delivered it: after a reconnect the broker
 resends what was unacknowledged under the same ids, so messages of an older connection are
@@ -63,6 +65,7 @@ from fleet.ingest import child, receiver
 from fleet.ingest.batch import Incoming
 from fleet.ingest.downlink import ack_document, resend_document, topic_for
 from fleet.ingest.metrics import Metrics
+from fleet.ingest.pacing import ProjectionPacer
 from fleet.ingest.projector import ProjectorSettings
 from fleet.ingest.seqtrack import ResendPolicy, SeqTracker
 from fleet.ingest.status import apply_messages
@@ -126,6 +129,10 @@ class IngestWorker:
         self._stores_at_go = 0  # ... when the round now out was asked for
         self._projection_retry_at = 0.0
         self._projected_run = 0
+        self._pacer = ProjectionPacer(
+            quiet_s=config.ingest.batch_wait_ms / 1000,
+            max_delay_s=float(config.ingest.projection_max_delay_s),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -248,6 +255,7 @@ class IngestWorker:
                 if pipe is self._projector:
                     self._projected(news)
                 elif pipe is self._validated:
+                    self._pacer.arrived(time.monotonic())  # a float store: no lock needed
                     self._queue.put(
                         [
                             Incoming(
@@ -311,6 +319,7 @@ class IngestWorker:
                 if left is not None and self._stores == self._stores_at_go:
                     # Empty, and nothing stored since the round looked: all caught up.
                     self._projection_due = False
+                    self._pacer.caught_up()
                     self._projection_idle.set()
                     if self._projected_run:
                         caught_up = (self._projected_run, left)
@@ -321,23 +330,27 @@ class IngestWorker:
             self.log.debug("projections caught up", extra={"fields": fields})
         self._queue.put([])  # wake the worker thread: it may ask for the next round
 
-    def _ask_projection(self) -> None:
-        """The worker thread is idle: start a projection round if one is due and none is out."""
+    def _ask_projection(self) -> float | None:
+        """The worker thread is idle: start a projection round if one is due and none is out,
+        and the pacer (``fleet.ingest.pacing``) does not hold it back; if it does, returns how
+        long to wait before asking again."""
+        now = time.monotonic()
         with self._projection_lock:
-            if (
-                not self._projection_due
-                or self._round_out
-                or time.monotonic() < self._projection_retry_at
-            ):
-                return
+            if not self._projection_due or self._round_out or now < self._projection_retry_at:
+                return None
+            hold = self._pacer.hold(now)
+            if hold > 0:
+                return hold
             self._round_out = True
             self._stores_at_go = self._stores
+            self._pacer.started(now)
         assert self._projector is not None
         try:
             self._projector.send(("go",))
         except OSError:
             with self._projection_lock:
                 self._round_out = False
+        return None
 
     # -- the worker thread --------------------------------------------------------------------
 
@@ -371,9 +384,11 @@ class IngestWorker:
             try:
                 batch = self._queue.get_nowait()
             except queue.Empty:
-                self._ask_projection()
+                held_back = self._ask_projection()
                 try:
-                    batch = self._queue.get(timeout=self._tick)
+                    batch = self._queue.get(
+                        timeout=self._tick if held_back is None else min(self._tick, held_back)
+                    )
                 except queue.Empty:
                     return []
             if not batch:
@@ -420,6 +435,7 @@ class IngestWorker:
                 self._stores += 1
                 self._projection_due = True
                 self._projection_idle.clear()
+                self._pacer.stored(time.monotonic())
         self.metrics.record_lags(result.lags_ms)
         self.metrics.add(
             messages=len(batch),

@@ -103,6 +103,8 @@ active = "hq-1"
 client_id = "ingest-2"
 batch_max = 50
 reorder_timeout_s = 2.5
+projection_batch = 40
+projection_max_delay_s = 2
 """
 
 
@@ -119,6 +121,7 @@ def test_a_good_config_loads_with_defaults_and_relative_paths(tmp_path: Path) ->
     )  # fmt: skip
     assert cfg.ingest.share_group == "ingest"
     assert cfg.ingest.batch_wait_ms == 50
+    assert (cfg.ingest.projection_batch, cfg.ingest.projection_max_delay_s) == (40, 2)
 
 
 @pytest.mark.parametrize(
@@ -136,6 +139,10 @@ def test_a_good_config_loads_with_defaults_and_relative_paths(tmp_path: Path) ->
         (("[keys]", "[key]"), "unknown tables key"),
         (("batch_max = 50", "batch_max = 5000"), "cannot exceed max_inflight"),
         (("[fleet]", "[fleet"), "not valid TOML"),
+        (
+            ("projection_max_delay_s = 2", "projection_max_delay_s = -1"),
+            "projection_max_delay_s must be an integer in 0..3600",
+        ),
     ],
 )
 def test_bad_configs_say_where_and_what(
