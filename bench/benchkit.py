@@ -182,7 +182,17 @@ class IngestProcess:
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.log_path = log_path
         self.proc = subprocess.Popen(
-            [str(FLEET_BIN), "ingest", "--config", str(config), "--client-id", client_id],
+            # DEBUG: the benchmarks wait on "projections caught up", which is a debug line.
+            [
+                str(FLEET_BIN),
+                "ingest",
+                "--config",
+                str(config),
+                "--client-id",
+                client_id,
+                "--log-level",
+                "DEBUG",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -219,15 +229,28 @@ class IngestProcess:
             if line.get("level") == "error" or self.proc.poll() is not None:
                 raise AssertionError(f"{self.client_id}: {line}; see {self.log_path}")
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the worker has used so far (Linux ``/proc``)."""
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU time used so far by the worker and each of its child processes
+        (receiver, validator, projector), by role (Linux ``/proc``)."""
+        used = {"writer": _cpu_s(self.proc.pid)}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if int(_stat(int(entry.name))[1]) != self.proc.pid:
+                    continue
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                role = argv[3].decode() if len(argv) > 3 else entry.name  # -m fleet.ingest ROLE
+                used[role] = _cpu_s(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # a process that ended meanwhile
+        return used
 
     def stop(self) -> dict[str, Any]:
         """SIGTERM (the worker finishes its batch and keeps its broker session); its final
-        counters (the ``stopped`` log line) plus ``cpu_s``, the CPU time it used."""
-        cpu_s = self.cpu_seconds()
+        counters (the ``stopped`` log line) plus ``cpu_s``, the CPU time it and its child
+        processes used, and ``cpu_by_process_s``."""
+        cpu = self.cpu_seconds()
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(WAIT)
         self._pump_thread.join(WAIT)
@@ -240,7 +263,11 @@ class IngestProcess:
             except queue.Empty:
                 raise AssertionError(f"{self.client_id} did not log 'stopped'") from None
             if line.get("msg") == "stopped":
-                return {**line, "cpu_s": round(cpu_s, 1)}
+                return {
+                    **line,
+                    "cpu_s": round(sum(cpu.values()), 2),
+                    "cpu_by_process_s": {k: round(v, 2) for k, v in sorted(cpu.items())},
+                }
 
     def kill(self) -> None:
         """For cleanup after a failure only."""
@@ -250,6 +277,55 @@ class IngestProcess:
         self._pump_thread.join(WAIT)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far (``/proc/stat``): two readings give how
+    busy the machine was in between — whether a run was bound by CPU or waited on something."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    total = sum(fields)
+    return total - fields[3] - fields[4], total  # minus idle and iowait
+
+
+def busy_pct(before: tuple[int, int], after: tuple[int, int]) -> int:
+    return round(100 * (after[0] - before[0]) / max(1, after[1] - before[1]))
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_s(pid: int) -> float:
+    stat = _stat(pid)
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_caught_up(workers: list[IngestProcess], events: int, timeout: float) -> float:
+    """When (wall clock, the worker's log time) the workers had projected ``events`` events.
+
+    A worker logs "projections caught up" with how many events it ``projected`` since its
+    previous such line, when a round finds the queue empty and nothing was stored since the
+    round was asked for; so the sum over all workers' lines reaches the number stored exactly
+    when the last of them is projected. Count only lines of workers started for this run.
+    """
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        for worker in workers:
+            try:
+                line = worker.lines.get(timeout=0.05)  # waits on the worker's log, not a clock
+            except queue.Empty:
+                continue
+            if line.get("level") == "error":
+                raise AssertionError(f"{worker.client_id}: {line}; see {worker.log_path}")
+            if line.get("msg") != "projections caught up":
+                continue
+            done += int(line["projected"])
+            if done >= events:
+                assert done == events, f"{done} events projected of {events} stored"
+                return dt.datetime.fromisoformat(str(line["ts"])).timestamp()
+    raise AssertionError(f"{done} of {events} events projected within {timeout:.0f} s")
 
 
 @contextmanager
