@@ -3,7 +3,7 @@
 Reported, never pass/fail (issue "sync benchmarks"); what *is* asserted is correctness: every
 event stored exactly once, per-device seqs contiguous, no dead letters.
 
-* Throughput: ``INGEST_BENCH_EVENTS`` (default 10,000) realistic ``sale.completed`` events from
+* Throughput: ``INGEST_BENCH_EVENTS`` (default 30,000) realistic ``sale.completed`` events from
   8 tills in 4 stores are pre-loaded into a private Mosquitto, queued for the subscriber's
   persistent session, and drained. First a bare paho subscriber (QoS 1, the ingest's shared
   subscription form and in-flight window, counting and nothing else) sets the ceiling of this
@@ -73,7 +73,7 @@ from tests.edge.tillkit import ok, ready, seed_store
 
 pytestmark = pytest.mark.mqtt
 
-EVENTS = int(os.environ.get("INGEST_BENCH_EVENTS", "10000"))
+EVENTS = int(os.environ.get("INGEST_BENCH_EVENTS", "30000"))
 SALES = int(os.environ.get("LATENCY_BENCH_SALES", "150"))
 TILLS = [(f"s-{n // 2 + 1:03d}", f"till-{n % 2 + 1}") for n in range(8)]
 DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
