@@ -10,6 +10,7 @@ it" is a shop that lost a day of sales.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +39,7 @@ def open_store(path: Path, *, check: bool = True) -> sqlite3.Connection:
         _refuse_foreign_file(conn, path)
         _check_identity(conn, path)  # before WAL mode, which would rewrite a foreign header
         conn.execute("PRAGMA foreign_keys = ON")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn)
         if mode != "wal":
             raise StoreError(f"{path}: cannot switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
@@ -56,6 +57,22 @@ def open_store(path: Path, *, check: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """Switching a new file to WAL needs it to itself and SQLite does not wait for that (no
+    busy handler): the station's components opening the new store together would fail at
+    once. Retry for as long as the busy timeout."""
+    deadline = time.monotonic() + 30.0
+    pause = 0.0005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
 def _refuse_foreign_file(conn: sqlite3.Connection, path: Path) -> None:
     """SQLite reads the header itself: the file is never opened from Python, because closing
     any descriptor of it would drop the POSIX locks this process's other connections hold."""
@@ -68,10 +85,16 @@ def _refuse_foreign_file(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    # One snapshot: read apart, a new store another component is setting up could look like
+    # (no id, some tables) — someone else's.
+    conn.execute("BEGIN")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    finally:
+        conn.execute("COMMIT")
     if app_id == APPLICATION_ID:
         return
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if app_id == 0 and tables == 0:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         return
@@ -86,7 +109,8 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Apply the migrations the file has not seen yet, each in its own transaction."""
+    """Apply the migrations the file has not seen yet, each in its own transaction (under the
+    write lock, re-checked there: several components may open a new store at once)."""
     current = schema_version(conn)
     if current > len(MIGRATIONS):
         raise StoreError(
@@ -95,6 +119,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         )
     for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
         with transaction(conn):
+            if schema_version(conn) >= version:
+                continue  # another connection applied it while this one waited for the lock
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,24 @@ def test_till_cashier_add_stores_only_a_pin_hash(tmp_path: Path) -> None:
     assert [(r[0], r[1]) for r in rows] == [("c9", "manager")]
     assert "4321" not in rows[0][2]
     assert check_pin("4321", rows[0][2])
+
+
+def test_first_opens_of_a_new_store_never_trip_over_each_other(tmp_path: Path) -> None:
+    """The station's components open a new store together; switching it to WAL must not fail
+    because another of them is reading it at that moment."""
+    for round_ in range(20):
+        path = tmp_path / f"till-{round_}.db"
+        errors: list[BaseException] = []
+
+        def start(path: Path = path, errors: list[BaseException] = errors) -> None:
+            try:
+                open_store(path).close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], f"round {round_}"
