@@ -27,6 +27,7 @@ import datetime as dt
 import fcntl
 import functools
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,10 @@ Row = dict[str, Any]
 MAX_PARAMS = 16000
 """Parameters per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)."""
 Params = Sequence[Any] | Mapping[str, Any]
+
+
+_BUSY_TIMEOUT_S = 30.0
+"""SQLite: how long a writer waits for another before giving up (retryably)."""
 
 
 class DatabaseError(Exception):
@@ -274,14 +279,17 @@ class Connection:
         SQLite has one writer at a time, and a writer that finds the database busy polls for it
         with sleeps that grow to 100 ms — an ingest worker waiting behind a projection round
         would sleep long after the round ended. So writers (every write goes through here)
-        first queue on an exclusive ``flock`` of a ``-writer`` sidecar file, which the kernel
-        hands to the next waiter the moment it is released; SQLite's locking is unchanged.
+        first take an exclusive ``flock`` of a ``-writer`` sidecar file, polled every
+        millisecond or two, for at most SQLite's own busy timeout; SQLite's locking is
+        unchanged beneath.
         """
         if self._in_transaction:
             raise DatabaseError("transactions do not nest; use savepoint() inside one")
         lock = self._write_lock
         if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            if lock.closed:
+                raise TransientError("the connection is closed")
+            _take_write_lock(lock)
         try:
             yield from self._transaction()
         finally:
@@ -346,6 +354,29 @@ class Connection:
             self.execute("ROLLBACK")
 
 
+def _take_write_lock(lock: BinaryIO) -> None:
+    """Not a blocking ``flock``: a holder that never lets go (a stopped process) would hang
+    this one for good, deaf to a stop request; this gives up as SQLite would, retryably."""
+    pause = 0.0002
+    deadline = 0.0
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        now = time.monotonic()
+        if not deadline:
+            deadline = now + _BUSY_TIMEOUT_S
+        elif now >= deadline:
+            raise TransientError(
+                f"the database has been busy for {_BUSY_TIMEOUT_S:.0f} s: another process "
+                "holds its write lock"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)
+
+
 # -- opening ---------------------------------------------------------------------------------
 
 
@@ -358,22 +389,29 @@ def _open_sqlite(path: Path) -> Connection:
     a database") and the writers' queue is a ``flock`` on a sidecar ``-writer`` file.
     """
     try:
-        raw = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        raw = sqlite3.connect(
+            path, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+        )
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open {path}: {exc}") from exc
     conn = Connection(Dialect.SQLITE, raw)
     try:
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
         try:  # reads the header before anything could write to the file
             raw.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise SchemaError(f"{path} is not a SQLite database; refusing to touch it") from exc
             raise DatabaseError(f"cannot open {path}: {exc}") from exc
-        app_id = int(conn.scalar("PRAGMA application_id"))
-        if app_id not in (0, APPLICATION_ID) or (
-            app_id == 0 and int(conn.scalar("SELECT count(*) FROM sqlite_master")) != 0
-        ):
+        # One snapshot: read apart, a new file another of our processes is setting up could
+        # look like (no id, some tables) — someone else's.
+        conn.execute("BEGIN")
+        try:
+            app_id = int(conn.scalar("PRAGMA application_id"))
+            tables = int(conn.scalar("SELECT count(*) FROM sqlite_master"))
+        finally:
+            conn.execute("COMMIT")
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables != 0):
             raise SchemaError(
                 f"{path} belongs to another program (application_id {app_id:#x}); "
                 "refusing to touch it"
@@ -383,16 +421,35 @@ def _open_sqlite(path: Path) -> Connection:
         except OSError as exc:
             raise DatabaseError(f"cannot open {path}-writer: {exc}") from exc
         conn.execute("PRAGMA foreign_keys = ON")
-        mode = conn.scalar("PRAGMA journal_mode = WAL")
-        if mode != "wal":
-            raise DatabaseError(f"{path}: cannot switch to WAL journal mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
-        if app_id == 0:
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        _take_write_lock(conn._write_lock)  # first opens of a new file set it up one at a time
+        try:
+            mode = _switch_to_wal(conn)
+            if mode != "wal":
+                raise DatabaseError(f"{path}: cannot switch to WAL journal mode (got {mode})")
+            if app_id == 0:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        finally:
+            fcntl.flock(conn._write_lock, fcntl.LOCK_UN)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _switch_to_wal(conn: Connection) -> Any:
+    """Switching a new file to WAL needs it to itself, and SQLite does not wait for that (no
+    busy handler): another process merely reading it makes the switch fail at once. Retry."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    pause = 0.0005
+    while True:
+        try:
+            return conn.scalar("PRAGMA journal_mode = WAL")
+        except TransientError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def _open_postgres(url: str) -> Connection:

@@ -74,6 +74,8 @@ def project_pending(conn: Connection, limit: int = 100) -> ProjectionRound:
                 events.append(decode_event(payloads[eid]))
             except MessageError as exc:  # stored under an older schema this code cannot read
                 errors.append((f"cannot decode the stored payload: {exc}", eid))
+            except Exception as exc:  # an upgrade bug must not hold up the queue behind it
+                errors.append((f"cannot decode the stored payload: {_describe(exc)}", eid))
         errors.extend(_project_all(conn, events))
         if errors:
             conn.executemany("UPDATE events SET projection_error = ? WHERE event_id = ?", errors)
@@ -88,9 +90,12 @@ def requeue_failed(conn: Connection) -> int:
             "SELECT event_id FROM events WHERE projection_error IS NOT NULL"
             " AND event_id NOT IN (SELECT event_id FROM projection_queue)"
         )
-        conn.insert_rows("projection_queue", ("event_id",), [(r["event_id"],) for r in rows])
-        conn.execute("UPDATE events SET projection_error = NULL WHERE projection_error IS NOT NULL")
-    return len(rows)
+        ids = [(r["event_id"],) for r in rows]
+        conn.insert_rows("projection_queue", ("event_id",), ids)
+        # Only those: a round committing meanwhile (PostgreSQL, read committed) may have
+        # recorded new errors, which stay until the next requeue.
+        conn.executemany("UPDATE events SET projection_error = NULL WHERE event_id = ?", ids)
+    return len(ids)
 
 
 def _project_all(conn: Connection, events: Sequence[Event[Body]]) -> list[tuple[str, str]]:

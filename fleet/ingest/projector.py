@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 
-from fleet.db import Connection, DatabaseError, backlog, connect, project_pending
+from fleet.db import Connection, backlog, connect, project_pending
 from fleet.ingest import child
 
 
@@ -54,11 +54,13 @@ def run(pipe: Pipe, settings: ProjectorSettings) -> None:
                     conn = connect(settings.db_url)
                 done = project_pending(conn, settings.batch)
                 left = backlog(conn) if done.taken == 0 else None
-            except DatabaseError as exc:
+            except Exception as exc:  # a bug must cost a retry, never the acks
+                # The worker retries after a pause; a fresh connection drops whatever state
+                # the failure left (DatabaseError or not).
                 if conn is not None:
                     conn.close()
                     conn = None
-                reply: tuple[object, ...] = ("failed", str(exc)[:500])
+                reply: tuple[object, ...] = ("failed", f"{type(exc).__name__}: {exc}"[:500])
             else:
                 reply = ("round", done.projected, done.failed, left)
             try:

@@ -37,7 +37,11 @@ def verdict(topic: str, payload: bytes, tenant: str) -> Checked | Invalid | None
             return None
     except TopicError:
         pass  # check() refuses it, with the reason
-    checked = check(topic, payload, tenant)
+    try:
+        checked = check(topic, payload, tenant)
+    except Exception as exc:  # a bug in checking: one dead letter (raw bytes kept), not a
+        # validator that dies on every redelivery of the message and stops the share group
+        return Invalid(f"internal error while checking: {type(exc).__name__}: {exc}"[:500])
     return checked if isinstance(checked, Invalid) else Checked.of(checked)
 
 

@@ -118,6 +118,7 @@ class IngestWorker:
         self._validated: Pipe | None = None
         self._projector: Pipe | None = None
         self._thread: threading.Thread | None = None
+        self._reader: threading.Thread | None = None
         self._ttl = dt.timedelta(seconds=config.ingest.ack_ttl_s)
         self._tick = min(0.5, config.ingest.reorder_timeout_s / 4)
         # Projection state, shared by the worker thread and the reader thread.
@@ -145,7 +146,7 @@ class IngestWorker:
         try:
             procs = self._start_children()
             try:
-                self._loop(conn)
+                conn = self._loop(conn)  # the connection in use at the end, maybe a new one
             finally:
                 self._stop_children(procs)
         finally:
@@ -183,6 +184,7 @@ class IngestWorker:
             session_expiry_s=ingest.session_expiry_s,
             max_inflight=ingest.max_inflight,
         )
+        started: list[subprocess.Popen[bytes]] = []
         to_validator, from_receiver = socket.socketpair()
         try:
             vproc, self._validated = child.start(
@@ -191,16 +193,28 @@ class IngestWorker:
                 self.client_id,
                 link=from_receiver,
             )
+            started.append(vproc)
             rproc, self._pipe = child.start("receiver", settings, self.client_id, link=to_validator)
-        finally:
+            started.append(rproc)
             to_validator.close()
             from_receiver.close()
-        pproc, self._projector = child.start(
-            "projector",
-            ProjectorSettings(db_url=self.config.db_url, batch=ingest.projection_batch),
-            self.client_id,
-        )
-        threading.Thread(target=self._read, name="ingest-from-children", daemon=True).start()
+            pproc, self._projector = child.start(
+                "projector",
+                ProjectorSettings(db_url=self.config.db_url, batch=ingest.projection_batch),
+                self.client_id,
+            )
+        except BaseException:
+            # Children end when their pipes close; the receiver must not keep our session.
+            to_validator.close()
+            from_receiver.close()
+            for pipe in (self._pipe, self._validated, self._projector):
+                if pipe is not None:
+                    pipe.close()
+            for proc in started:
+                child.end(proc, 5.0)
+            raise
+        self._reader = threading.Thread(target=self._read, name="ingest-from-children", daemon=True)
+        self._reader.start()
         return [rproc, vproc, pproc]
 
     def _stop_children(self, procs: list[subprocess.Popen[bytes]]) -> None:
@@ -216,6 +230,8 @@ class IngestWorker:
         child.end(rproc, 5.0)
         child.end(vproc, 5.0)
         child.end(pproc, 30.0)  # a round in hand commits first
+        if self._reader is not None:
+            self._reader.join(5.0)  # it ends on the children's end of file; then close
         for pipe in (self._pipe, self._validated, self._projector):
             if pipe is not None:
                 pipe.close()
@@ -354,7 +370,7 @@ class IngestWorker:
 
     # -- the worker thread --------------------------------------------------------------------
 
-    def _loop(self, conn: Connection) -> None:
+    def _loop(self, conn: Connection) -> Connection:
         interval = self.config.ingest.metrics_interval_s
         next_metrics = time.monotonic() + interval
         while not self._stop.is_set():
@@ -366,6 +382,7 @@ class IngestWorker:
             if time.monotonic() >= next_metrics:
                 self._log_metrics(conn)
                 next_metrics = time.monotonic() + interval
+        return conn
 
     def _log_metrics(self, conn: Connection) -> None:
         fields: dict[str, Any] = dict(self.metrics.snapshot())
@@ -379,12 +396,14 @@ class IngestWorker:
         projection round if there is none yet), then at most ``batch_wait_ms`` for the batch to
         fill. Empty when woken without messages."""
         limit = self.config.ingest.batch_max
+        # Asked before every batch, not only when idle: under a load that never leaves the
+        # queue empty, an overdue round must still start (the pacer holds it back otherwise).
+        held_back = self._ask_projection()
         batch, self._carry = self._carry[:limit], self._carry[limit:]
         if not batch:
             try:
                 batch = self._queue.get_nowait()
             except queue.Empty:
-                held_back = self._ask_projection()
                 try:
                     batch = self._queue.get(
                         timeout=self._tick if held_back is None else min(self._tick, held_back)

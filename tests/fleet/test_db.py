@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import subprocess
 import sys
 import threading
@@ -22,11 +23,12 @@ from fleet.db import (
     SchemaError,
     connect,
     current_version,
+    engine,
     next_version,
     parse_url,
     schema_version,
 )
-from fleet.db.engine import format_timestamp, parse_timestamp
+from fleet.db.engine import TransientError, format_timestamp, parse_timestamp
 from protocol.messages import DocScope
 
 TABLES = {
@@ -90,6 +92,27 @@ def test_concurrent_first_starts_migrate_once(empty_db_url: str) -> None:
     assert errors == []
     with connect(empty_db_url) as conn:
         assert conn.scalar("SELECT count(*) AS n FROM schema_migrations") == len(MIGRATIONS)
+
+
+def test_first_opens_of_a_new_sqlite_file_never_trip_over_each_other(tmp_path: Path) -> None:
+    """Switching a new file to WAL fails at once (no busy wait) if another connection so much
+    as reads it; six processes' worth of first opens, twenty times, must all succeed."""
+    for round_ in range(20):
+        url = f"sqlite://{tmp_path / f'fleet-{round_}.db'}"
+        errors: list[BaseException] = []
+
+        def start(url: str = url, errors: list[BaseException] = errors) -> None:
+            try:
+                connect(url).close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], f"round {round_}"
 
 
 def test_values_round_trip_identically_on_both_dialects(fleet_db: Connection) -> None:
@@ -251,3 +274,25 @@ def test_timestamps_take_one_fixed_width_form_whichever_route_formats_them(
     )
     assert len(text) == len("2026-12-03T06:09:41.000000Z")
     assert parse_timestamp(text) == value
+
+
+def test_a_closed_connection_fails_retryably_not_with_an_os_error(tmp_path: Path) -> None:
+    """The ingest retries a batch on DatabaseError; anything else would end the worker."""
+    conn = connect(f"sqlite://{tmp_path / 'fleet.db'}")
+    conn.close()
+    with pytest.raises(TransientError, match="closed"), conn.transaction():
+        pass
+
+
+def test_a_writer_stuck_elsewhere_costs_a_retryable_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "fleet.db"
+    monkeypatch.setattr(engine, "_BUSY_TIMEOUT_S", 0.2)
+    with connect(f"sqlite://{db}") as conn, Path(f"{db}-writer").open("ab") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # a writer that never lets go (a stopped process)
+        with pytest.raises(TransientError, match="busy"), conn.transaction():
+            pass
+        fcntl.flock(other, fcntl.LOCK_UN)
+        with conn.transaction():  # and once it has, writing goes on
+            conn.execute("CREATE TABLE t (x INTEGER)")
