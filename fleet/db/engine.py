@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import functools
 import sqlite3
 import time
@@ -34,11 +33,13 @@ from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
+
+from fleet.db.writelock import LockTimeoutError, WriterLock
 
 APPLICATION_ID = 0x54464851  # "TFHQ": marks a SQLite file as a fleet database
 
@@ -108,7 +109,7 @@ class Connection:
         self,
         dialect: Dialect,
         raw: sqlite3.Connection | psycopg.Connection[Row],
-        write_lock: BinaryIO | None = None,
+        write_lock: WriterLock | None = None,
     ):
         self.dialect = dialect
         self._raw = raw
@@ -279,9 +280,9 @@ class Connection:
         SQLite has one writer at a time, and a writer that finds the database busy polls for it
         with sleeps that grow to 100 ms — an ingest worker waiting behind a projection round
         would sleep long after the round ended. So writers (every write goes through here)
-        first take an exclusive ``flock`` of a ``-writer`` sidecar file, polled every
-        millisecond or two, for at most SQLite's own busy timeout; SQLite's locking is
-        unchanged beneath.
+        first queue on an exclusive ``flock`` of a ``-writer`` sidecar file, handed over by the
+        kernel the moment it is released, for at most SQLite's own busy timeout
+        (``fleet.db.writelock``); SQLite's locking is unchanged beneath.
         """
         if self._in_transaction:
             raise DatabaseError("transactions do not nest; use savepoint() inside one")
@@ -289,12 +290,12 @@ class Connection:
         if lock is not None:
             if lock.closed:
                 raise TransientError("the connection is closed")
-            _take_write_lock(lock)
+            _acquire(lock)
         try:
             yield from self._transaction()
         finally:
             if lock is not None:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                lock.release()
 
     def _transaction(self) -> Iterator[Connection]:
         self.execute("BEGIN IMMEDIATE" if self.dialect is Dialect.SQLITE else "BEGIN")
@@ -354,27 +355,14 @@ class Connection:
             self.execute("ROLLBACK")
 
 
-def _take_write_lock(lock: BinaryIO) -> None:
-    """Not a blocking ``flock``: a holder that never lets go (a stopped process) would hang
-    this one for good, deaf to a stop request; this gives up as SQLite would, retryably."""
-    pause = 0.0002
-    deadline = 0.0
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        now = time.monotonic()
-        if not deadline:
-            deadline = now + _BUSY_TIMEOUT_S
-        elif now >= deadline:
-            raise TransientError(
-                f"the database has been busy for {_BUSY_TIMEOUT_S:.0f} s: another process "
-                "holds its write lock"
-            )
-        time.sleep(pause)
-        pause = min(pause * 2, 0.002)
+def _acquire(lock: WriterLock) -> None:
+    try:
+        lock.acquire(_BUSY_TIMEOUT_S)
+    except LockTimeoutError as exc:
+        raise TransientError(
+            f"the database has been busy for {_BUSY_TIMEOUT_S:.0f} s: another process holds "
+            "its write lock"
+        ) from exc
 
 
 # -- opening ---------------------------------------------------------------------------------
@@ -417,12 +405,12 @@ def _open_sqlite(path: Path) -> Connection:
                 "refusing to touch it"
             )
         try:
-            conn._write_lock = Path(f"{path}-writer").open("ab")  # noqa: SIM115 (close() closes it)
+            conn._write_lock = lock = WriterLock(Path(f"{path}-writer"))
         except OSError as exc:
             raise DatabaseError(f"cannot open {path}-writer: {exc}") from exc
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
-        _take_write_lock(conn._write_lock)  # first opens of a new file set it up one at a time
+        _acquire(lock)  # first opens of a new file set it up one at a time
         try:
             mode = _switch_to_wal(conn)
             if mode != "wal":
@@ -430,7 +418,7 @@ def _open_sqlite(path: Path) -> Connection:
             if app_id == 0:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         finally:
-            fcntl.flock(conn._write_lock, fcntl.LOCK_UN)
+            lock.release()
     except BaseException:
         conn.close()
         raise
