@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from fleet.db import (
 )
 from fleet.db.engine import TransientError, format_timestamp, parse_timestamp
 from protocol.messages import DocScope
+from tests.concurrently import errors_running_together
 
 TABLES = {
     "devices", "events", "sales", "sale_lines", "sale_discounts", "sale_taxes", "tenders",
@@ -76,20 +77,7 @@ def test_a_database_newer_than_the_code_is_refused(empty_db_url: str) -> None:
 
 
 def test_concurrent_first_starts_migrate_once(empty_db_url: str) -> None:
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            connect(empty_db_url).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert errors_running_together(lambda: connect(empty_db_url).close(), 3) == []
     with connect(empty_db_url) as conn:
         assert conn.scalar("SELECT count(*) AS n FROM schema_migrations") == len(MIGRATIONS)
 
@@ -99,20 +87,7 @@ def test_first_opens_of_a_new_sqlite_file_never_trip_over_each_other(tmp_path: P
     as reads it; six processes' worth of first opens, twenty times, must all succeed."""
     for round_ in range(20):
         url = f"sqlite://{tmp_path / f'fleet-{round_}.db'}"
-        errors: list[BaseException] = []
-
-        def start(url: str = url, errors: list[BaseException] = errors) -> None:
-            try:
-                connect(url).close()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == [], f"round {round_}"
+        assert errors_running_together(functools.partial(_open_and_close, url), 6) == [], round_
 
 
 def test_values_round_trip_identically_on_both_dialects(fleet_db: Connection) -> None:
@@ -296,3 +271,7 @@ def test_a_writer_stuck_elsewhere_costs_a_retryable_error_not_a_hang(
         fcntl.flock(other, fcntl.LOCK_UN)
         with conn.transaction():  # and once it has, writing goes on
             conn.execute("CREATE TABLE t (x INTEGER)")
+
+
+def _open_and_close(url: str) -> None:
+    connect(url).close()

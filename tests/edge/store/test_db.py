@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from edge.store.db import APPLICATION_ID, StoreError, open_store, schema_version, transaction
 from edge.store.migrations import MIGRATIONS
+from tests.concurrently import errors_running_together
 
 
 def test_a_new_store_is_created_migrated_and_durable(tmp_path: Path) -> None:
@@ -160,17 +161,8 @@ def test_first_opens_of_a_new_store_never_trip_over_each_other(tmp_path: Path) -
     because another of them is reading it at that moment."""
     for round_ in range(20):
         path = tmp_path / f"till-{round_}.db"
-        errors: list[BaseException] = []
+        assert errors_running_together(functools.partial(_open_and_close, path), 6) == [], round_
 
-        def start(path: Path = path, errors: list[BaseException] = errors) -> None:
-            try:
-                open_store(path).close()
-            except BaseException as exc:
-                errors.append(exc)
 
-        threads = [threading.Thread(target=start) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == [], f"round {round_}"
+def _open_and_close(path: Path) -> None:
+    open_store(path).close()
