@@ -1,10 +1,10 @@
 """The ingest worker's MQTT side, in a process of its own.
 
-Why a process: receiving is paho's Python, about 0.2 ms of CPU per message on a Pi-class or
-small VM core — all a bare subscriber does, and a core's worth at a few thousand messages a
-second. Decoding, storing and signing in the same interpreter would share that core through
-the GIL; in a child process the two halves run on two cores, so the worker keeps up with the
-broker instead of the broker's queue growing behind it.
+Why a process: receiving is paho's Python — about 30 µs of CPU per message on a server core
+(docs/benchmarks.md), several times that on a Pi — all a bare subscriber does, and a whole
+core at full rate. Checking and storing in the same interpreter would share that core through
+the GIL; in processes of their own the stages run on separate cores, so the worker keeps up
+with the broker instead of the broker's queue growing behind it.
 
 The child owns the broker connection and nothing else: it forwards what arrives to the worker
 (the parent) over a pipe and does what the parent asks — acknowledge these packet ids, publish
