@@ -600,7 +600,15 @@ CREATE TABLE projection_queue (
 ){strict};
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Version 4: PostgreSQL compresses a stored payload (sales are ~2 KB of JSON, over the TOAST
+# threshold) with pglz by default, which was measured at a quarter of the server's CPU per
+# ingested event; lz4 costs a fraction of that to write and to read back for projection. Only
+# where the server has lz4 (PostgreSQL 14+, built with it); elsewhere, and on SQLite, nothing.
+V4 = """
+{events_payload_lz4}
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 """Index + 1 is the schema version a migration brings the database to."""
 
 _PG_LOCK_KEY = 0x54464851  # serialises migrations of concurrently starting workers
@@ -649,12 +657,23 @@ def migrate(conn: Connection) -> int:
                 )
             if current == len(MIGRATIONS):
                 return current
-            for statement in _statements(MIGRATIONS[current].format_map(_TOKENS[conn.dialect])):
+            tokens = {**_TOKENS[conn.dialect], "events_payload_lz4": _payload_lz4(conn)}
+            for statement in _statements(MIGRATIONS[current].format_map(tokens)):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                 [current + 1, dt.datetime.now(dt.UTC)],
             )
+
+
+def _payload_lz4(conn: Connection) -> str:
+    if conn.dialect is not Dialect.POSTGRES:
+        return ""
+    lz4 = conn.one(
+        "SELECT 1 AS x FROM pg_settings"
+        " WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)"
+    )
+    return "ALTER TABLE events ALTER COLUMN payload SET COMPRESSION lz4" if lz4 else ""
 
 
 def _has_migrations_table(conn: Connection) -> bool:
