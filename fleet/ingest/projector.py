@@ -1,11 +1,12 @@
 """The ingest worker's projector: queued events into the reporting tables, in a process of its own.
 
 Projection (``fleet.db.projection_queue``) is most of the database work of an event, so it runs
-beside the receiver and the worker thread instead of in the ingest transaction, at a lower CPU
-priority, and only when the worker asks: one round per ``("go",)``, which the worker sends when
-it has no batch to store. Storing and acknowledging uplink thus always comes first — on SQLite,
-whose single writer lock the two share, a batch waits at most one round — and the reporting
-tables catch up whenever the uplink pauses.
+beside the receiver and the worker thread instead of in the ingest transaction, and only when
+the worker asks: one round per ``("go",)``, which the worker sends when the uplink pauses, or
+once stored events have waited too long (``fleet.ingest.pacing``). Storing and acknowledging
+uplink thus comes first — on SQLite, whose single writer lock the two share, a batch waits at
+most one round — and the reporting tables catch up whenever the uplink pauses. (Not at a lower
+CPU priority: a niced projector holding SQLite's write lock kept the writer waiting behind it.)
 
 Started by ``fleet.ingest.child``. From the worker: ``("go",)`` and ``("stop",)``. To it, after
 each round: ``("round", projected, failed, backlog)`` — ``backlog`` only when the round found
@@ -14,8 +15,6 @@ nothing to take (else ``None``) — or ``("failed", error)``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 
@@ -27,15 +26,11 @@ from fleet.ingest import child
 class ProjectorSettings:
     db_url: str
     batch: int
-    nice: int = 0
-    """Added to the process's niceness: the CPU goes to receiving and storing first."""
 
 
 def main() -> None:
     pipe, settings = child.attach()
     assert isinstance(settings, ProjectorSettings)
-    with contextlib.suppress(OSError):
-        os.nice(settings.nice)
     run(pipe, settings)
 
 
