@@ -36,7 +36,6 @@ def open_store(path: Path, *, check: bool = True) -> sqlite3.Connection:
         raise StoreError(f"cannot open {path}: {exc}") from exc
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
-        _refuse_foreign_file(conn, path)
         _check_identity(conn, path)  # before WAL mode, which would rewrite a foreign header
         conn.execute("PRAGMA foreign_keys = ON")
         mode = _switch_to_wal(conn)
@@ -73,26 +72,22 @@ def _switch_to_wal(conn: sqlite3.Connection) -> str:
         pause = min(pause * 2, 0.01)
 
 
-def _refuse_foreign_file(conn: sqlite3.Connection, path: Path) -> None:
-    """SQLite reads the header itself: the file is never opened from Python, because closing
-    any descriptor of it would drop the POSIX locks this process's other connections hold."""
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    """SQLite reads the header itself ("not a database"): the file is never opened from Python,
+    because closing any descriptor of it would drop the POSIX locks this process's other
+    connections hold. Id and tables are read in one snapshot: read apart, a new store another
+    component is setting up could look like (no id, some tables) — someone else's."""
     try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("BEGIN")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         if "not a database" in str(exc):
             raise StoreError(f"{path} is not a SQLite database; refusing to touch it") from exc
         raise
-
-
-def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
-    # One snapshot: read apart, a new store another component is setting up could look like
-    # (no id, some tables) — someone else's.
-    conn.execute("BEGIN")
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    finally:
-        conn.execute("COMMIT")
     if app_id == APPLICATION_ID:
         return
     if app_id == 0 and tables == 0:

@@ -385,20 +385,20 @@ def _open_sqlite(path: Path) -> Connection:
     conn = Connection(Dialect.SQLITE, raw)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-        try:  # reads the header before anything could write to the file
-            raw.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # Who owns the file, before anything could write to it: SQLite reads the header itself
+        # ("not a database"), and in one snapshot — read apart, a new file another of our
+        # processes is setting up could look like (no id, some tables) — someone else's.
+        try:
+            raw.execute("BEGIN")
+            try:
+                app_id = int(raw.execute("PRAGMA application_id").fetchone()[0])
+                tables = int(raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+            finally:
+                raw.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise SchemaError(f"{path} is not a SQLite database; refusing to touch it") from exc
-            raise DatabaseError(f"cannot open {path}: {exc}") from exc
-        # One snapshot: read apart, a new file another of our processes is setting up could
-        # look like (no id, some tables) — someone else's.
-        conn.execute("BEGIN")
-        try:
-            app_id = int(conn.scalar("PRAGMA application_id"))
-            tables = int(conn.scalar("SELECT count(*) FROM sqlite_master"))
-        finally:
-            conn.execute("COMMIT")
+            raise _wrap(exc, "PRAGMA application_id") from exc
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables != 0):
             raise SchemaError(
                 f"{path} belongs to another program (application_id {app_id:#x}); "
