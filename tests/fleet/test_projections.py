@@ -31,6 +31,14 @@ from tests.fleet.conftest import empty_database
 from tests.strategies import instances_of
 
 UPLINK_TYPES = [UPLINK.lookup(n, UPLINK.current(n)).body for n in UPLINK.names()]
+JSON_FIELDS = ("coupons", "firmware_versions", "peripherals", "documents")
+"""Fields projected as JSON text (``fleet.db.projections._json``), where a NUL is escaped."""
+
+
+def _nul_in_a_text_column(body: Body) -> bool:
+    """Whether a NUL reaches a plain text column, which both dialects refuse."""
+    emptied = {f: type(getattr(body, f))() for f in JSON_FIELDS if hasattr(body, f)}
+    return b"\\u0000" in msgspec.json.encode(msgspec.structs.replace(body, **emptied))
 TOPIC = "tf/v1/s-001/till-1/up/{}"
 
 
@@ -81,7 +89,7 @@ def test_generated_events_are_projected_with_every_field_intact(
         assume(len({ln.line_no for ln in body.lines}) == len(body.lines))
     ev = samples.event(body, 1)
     payload = encode_event(ev)
-    has_nul = b"\\u0000" in msgspec.json.encode(body)
+    has_nul = _nul_in_a_text_column(body)
     with emptied_afterwards(fleet_db):
         with fleet_db.transaction():
             lock_devices(fleet_db, {DeviceKey("acme", "s-001", "till-1"): NOW})
