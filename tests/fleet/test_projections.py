@@ -39,6 +39,8 @@ def _nul_in_a_text_column(body: Body) -> bool:
     """Whether a NUL reaches a plain text column, which both dialects refuse."""
     emptied = {f: type(getattr(body, f))() for f in JSON_FIELDS if hasattr(body, f)}
     return b"\\u0000" in msgspec.json.encode(msgspec.structs.replace(body, **emptied))
+
+
 TOPIC = "tf/v1/s-001/till-1/up/{}"
 
 
