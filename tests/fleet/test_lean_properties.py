@@ -45,6 +45,20 @@ def test_shared_table_properties_unpack_exactly_like_paho(props: Properties) -> 
     assert ours.pack() == wire  # type: ignore[no-untyped-call]
 
 
+@given(publish_properties(), publish_properties())
+def test_unpacking_again_forgets_the_earlier_values_like_paho(
+    first: Properties, second: Properties
+) -> None:
+    ours = SharedTableProperties(PacketTypes.PUBLISH)
+    theirs = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    for props in (ours, theirs):
+        props.unpack(first.pack())  # type: ignore[no-untyped-call]
+        props.unpack(second.pack())  # type: ignore[no-untyped-call]
+    assert ours.json() == theirs.json() == second.json()  # type: ignore[no-untyped-call]
+    assert ours.types is theirs.types or ours.types == theirs.types  # the tables survive
+    assert ours.pack() == second.pack()  # type: ignore[no-untyped-call]
+
+
 def test_new_objects_start_empty_and_do_not_share_values() -> None:
     first = SharedTableProperties(PacketTypes.PUBLISH)
     first.ContentType = "text/plain"
