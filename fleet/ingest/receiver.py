@@ -48,7 +48,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig
-from fleet.ingest import child, lean_properties
+from fleet.ingest import child, lean_properties, puback
 from protocol import topics
 
 FLUSH_TIMEOUT_S = 5.0
@@ -292,8 +292,7 @@ class _Receiver:
             kind = order[0]
             if kind == "ack":
                 if order[1] == self.generation and self.connected:
-                    for mid, qos in order[2]:
-                        self.client.ack(mid, qos)
+                    puback.ack_all(self.client, order[2])
             elif kind == "publish":
                 self._publish(order[1], order[2], order[3])
             elif kind == "stop":
