@@ -1,4 +1,4 @@
-"""Command line of `fleet`: the HQ web app, ingest workers and publishing."""
+"""Command line of `fleet`: the HQ web app, ingest workers, dead letters and publishing."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fleet import broker
 from fleet import config as fleet_config
 from fleet.db import DatabaseError
 from fleet.ingest import IngestWorker, setup_logging
+from fleet.ingest.cli import dead_letters
 from fleet.ingest.worker import ReceiverLostError
 from fleet.keys import KeyStoreError, Signer, generate_key
 from fleet.publish.cli import catalog, publish
@@ -89,6 +90,7 @@ for _command in broker.COMMANDS:  # broker-config, register-device, broker-passw
     main.add_command(_command)
 main.add_command(publish)  # price-book, promotions, members, config, status
 main.add_command(catalog)  # load, hash-key
+main.add_command(dead_letters)  # list, replay
 
 
 if __name__ == "__main__":

@@ -302,7 +302,8 @@ def record_dead_letter(
     error_path: str | None,
     payload: bytes,
 ) -> None:
-    """Keep a message that can never be applied, with why, for a person to look at."""
+    """Keep a message that cannot be applied, with why, for a person to look at (and for
+    `fleet dead-letters replay` once a fix makes it valid)."""
     conn.execute(
         "INSERT INTO dead_letters (received_at, topic, reason, error_path, payload)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -319,6 +320,14 @@ class DeadLetter:
     reason: str
     error_path: str | None
     payload: bytes
+
+
+def delete_dead_letters(conn: Connection, ids: Sequence[int]) -> None:
+    """Remove dead letters by id (those a replay has stored or found already stored)."""
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = list(ids[start : start + _IN_CHUNK])
+        marks = ", ".join("?" for _ in chunk)
+        conn.execute(f"DELETE FROM dead_letters WHERE dead_letter_id IN ({marks})", chunk)
 
 
 def record_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None:

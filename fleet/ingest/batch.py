@@ -31,6 +31,7 @@ from fleet.db.events import (
     Outcome,
     SeqState,
     advance_many,
+    delete_dead_letters,
     lock_devices,
     record_dead_letters,
     store_events,
@@ -134,8 +135,14 @@ def check(topic: str, payload: bytes, tenant: str) -> Event[Body] | Invalid:
     return event
 
 
-def apply_batch(conn: Connection, batch: Sequence[Incoming], tenant: str) -> BatchResult:
-    """Store a batch in one transaction and return what happened (after COMMIT)."""
+def apply_batch(
+    conn: Connection, batch: Sequence[Incoming], tenant: str, *, replacing: Sequence[int] = ()
+) -> BatchResult:
+    """Store a batch in one transaction and return what happened (after COMMIT).
+
+    ``replacing``: dead letters this batch is a new attempt at (``fleet.ingest.replay``),
+    deleted in the same transaction — a message is never both stored and dead, nor neither.
+    """
     result = BatchResult()
     valid: list[tuple[DeviceKey, int, Incoming, Event[Body] | Checked]] = []
     invalid: list[tuple[Incoming, Invalid]] = []
@@ -182,6 +189,7 @@ def apply_batch(conn: Connection, batch: Sequence[Incoming], tenant: str) -> Bat
             ],
         )
         result.dead_letters = len(invalid)
+        delete_dead_letters(conn, replacing)
         result.devices.update(advance_many(conn, sorted(seen_at)))
     return result
 

@@ -1,0 +1,80 @@
+"""``fleet dead-letters ...``: look at what ingest refused, and replay it after a fix.
+
+Registered on ``fleet.cli.main``. Both commands only need the database: they run beside live
+ingest workers (a replay takes the same device locks and writer lock a batch does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fleet import config as fleet_config
+from fleet.db import DatabaseError, connect
+from fleet.ingest.replay import list_letters, replay
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The fleet TOML file.",
+)
+
+
+def _config(path: Path) -> fleet_config.FleetConfig:
+    try:
+        return fleet_config.load(path)
+    except fleet_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """Messages ingest refused, kept with their reason and raw bytes."""
+
+
+@dead_letters.command("list")
+@_config_option
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--after", "after_id", type=click.IntRange(0), default=0, help="Ids above this.")
+def list_command(config_path: Path, limit: int, after_id: int) -> None:
+    """One line per dead letter: id, when, topic, bytes, reason (and where in the message)."""
+    cfg = _config(config_path)
+    try:
+        with connect(cfg.db_url) as conn:
+            letters = list_letters(conn, limit=limit, after_id=after_id)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    for d in letters:
+        where = f" at {d.error_path}" if d.error_path else ""
+        click.echo(
+            f"{d.dead_letter_id}\t{d.received_at.isoformat()}\t{d.topic}\t{d.size} B"
+            f"\t{d.reason}{where}"
+        )
+    if not letters:
+        click.echo("no dead letters", err=True)
+
+
+@dead_letters.command("replay")
+@_config_option
+@click.argument("ids", nargs=-1, type=click.IntRange(1))
+@click.option("--all", "everything", is_flag=True, help="Every dead letter there is now.")
+def replay_command(config_path: Path, ids: tuple[int, ...], everything: bool) -> None:
+    """Check dead letters IDS (or --all) again with this version; store those that pass."""
+    if bool(ids) == everything:
+        raise click.UsageError("give dead letter ids, or --all")
+    cfg = _config(config_path)
+    try:
+        with connect(cfg.db_url) as conn:
+            result = replay(conn, cfg.tenant, None if everything else list(ids))
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"stored {result.stored}, already stored {result.already_stored},"
+        f" still refused {result.still_invalid}, status skipped {result.skipped_status}"
+        + (f", not found {result.not_found}" if result.not_found else "")
+    )
+    for reason, n in result.reasons.most_common():
+        click.echo(f"  {n} × {reason}")

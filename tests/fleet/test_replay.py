@@ -1,0 +1,131 @@
+"""Dead letters replayed after a fix: stored once, or kept with today's reason; never both."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fleet.cli import main
+from fleet.db import Connection, DeviceKey, record_dead_letter, seq_state
+from fleet.ingest import Incoming, apply_batch
+from fleet.ingest.replay import list_letters, replay
+from tests.factories import NOW
+from tests.fleet import samples
+from tests.fleet.readback import project_all
+
+RECEIVED = NOW + dt.timedelta(seconds=3)
+TOPIC = "tf/v1/s-001/till-1/up/sale.completed"
+KEY = DeviceKey("acme", "s-001", "till-1")
+BUG = "internal error while checking: KeyError: 'lines'"
+
+
+def _dead(conn: Connection, payload: bytes, reason: str = BUG, topic: str = TOPIC) -> int:
+    """A dead letter as the validator leaves one; its id."""
+    with conn.transaction():
+        record_dead_letter(
+            conn, received_at=RECEIVED, topic=topic, reason=reason, error_path=None, payload=payload
+        )
+    return int(conn.scalar("SELECT max(dead_letter_id) AS n FROM dead_letters"))
+
+
+def _letters(conn: Connection) -> list[tuple[int, str]]:
+    return [(d.dead_letter_id, d.reason) for d in list_letters(conn, limit=100)]
+
+
+def test_a_message_refused_by_a_bug_is_stored_once_and_leaves_the_dead_letters(
+    fleet_db: Connection,
+) -> None:
+    _dead(fleet_db, samples.wire(samples.sale(1), 1))
+    first = replay(fleet_db, "acme")
+    assert (first.stored, first.already_stored, first.still_invalid) == (1, 0, 0)
+    assert _letters(fleet_db) == []
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 1
+    assert seq_state(fleet_db, KEY).hwm == 1  # the till's next ack covers it
+    assert project_all(fleet_db).projected == 1
+    assert fleet_db.scalar("SELECT count(*) AS n FROM sales") == 1
+    again = replay(fleet_db, "acme")
+    assert (again.stored, again.already_stored, again.still_invalid) == (0, 0, 0)
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 1
+
+
+def test_a_message_still_refused_stays_under_its_id_with_todays_reason(
+    fleet_db: Connection,
+) -> None:
+    bad = samples.wire(samples.feedback(), 1).replace(b'"rating":5', b'"rating":5.0')
+    letter = _dead(
+        fleet_db, bad, reason="an older reason", topic="tf/v1/s-001/till-1/up/feedback.given"
+    )
+    result = replay(fleet_db, "acme")
+    assert (result.stored, result.still_invalid) == (0, 1)
+    [(kept, reason)] = _letters(fleet_db)
+    assert kept == letter
+    assert "Expected `int`" in reason
+    assert list(result.reasons) == [reason]
+    assert list_letters(fleet_db, limit=1)[0].error_path == "$.body.rating"
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 0
+
+
+def test_a_message_whose_event_was_stored_meanwhile_is_done(fleet_db: Connection) -> None:
+    payload = samples.wire(samples.sale(1), 1)
+    apply_batch(fleet_db, [Incoming(TOPIC, payload, RECEIVED)], "acme")  # the till resent it
+    _dead(fleet_db, payload)
+    result = replay(fleet_db, "acme")
+    assert (result.stored, result.already_stored) == (0, 1)
+    assert _letters(fleet_db) == []
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 1
+
+
+def test_a_message_whose_seq_another_event_took_is_refused_again_once(
+    fleet_db: Connection,
+) -> None:
+    apply_batch(fleet_db, [Incoming(TOPIC, samples.wire(samples.sale(1), 1), RECEIVED)], "acme")
+    other = samples.wire(samples.sale(1, till_no=7), 1, eid=samples.event_id(99))
+    _dead(fleet_db, other)
+    result = replay(fleet_db, "acme")
+    assert (result.stored, result.still_invalid) == (0, 1)
+    [(_, reason)] = _letters(fleet_db)  # one letter for it, not two, and replay ended
+    assert "is another event's" in reason
+
+
+def test_replay_by_id_touches_only_those_and_counts_the_missing(fleet_db: Connection) -> None:
+    one = _dead(fleet_db, samples.wire(samples.sale(1), 1))
+    two = _dead(fleet_db, samples.wire(samples.sale(2), 2))
+    result = replay(fleet_db, "acme", [two, two + 100])
+    assert (result.stored, result.not_found) == (1, 1)
+    assert _letters(fleet_db) == [(one, BUG)]
+
+
+def test_a_status_letter_is_left_for_the_next_status(fleet_db: Connection) -> None:
+    letter = _dead(fleet_db, b"{}", reason="bad status", topic="tf/v1/s-001/till-1/status")
+    result = replay(fleet_db, "acme")
+    assert (result.skipped_status, result.stored, result.still_invalid) == (1, 0, 0)
+    assert _letters(fleet_db) == [(letter, "bad status")]
+
+
+def test_the_command_line_lists_and_replays(tmp_path: Path, fleet_db_url: str) -> None:
+    from fleet.db import connect
+
+    with connect(fleet_db_url) as conn:
+        letter = _dead(conn, samples.wire(samples.sale(1), 1))
+    config = tmp_path / "fleet.toml"
+    config.write_text(
+        f'[fleet]\ntenant = "acme"\ndb_url = "{fleet_db_url}"\n'
+        '[keys]\ndir = "keys"\nactive = "hq-1"\n'
+    )
+    runner = CliRunner()
+    listed = runner.invoke(main, ["dead-letters", "list", "--config", str(config)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith(f"{letter}\t")
+    assert TOPIC in listed.output
+    assert BUG in listed.output
+    refused = runner.invoke(main, ["dead-letters", "replay", "--config", str(config)])
+    assert refused.exit_code == 2
+    assert "give dead letter ids, or --all" in refused.output
+    done = runner.invoke(main, ["dead-letters", "replay", "--all", "--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("stored 1, already stored 0, still refused 0")
+    empty = runner.invoke(main, ["dead-letters", "list", "--config", str(config)])
+    assert empty.exit_code == 0
+    assert "no dead letters" in empty.output
