@@ -346,6 +346,22 @@ def ingest_workers(
             worker.kill()
 
 
+def end_sessions(broker: Mosquitto, client_ids: list[str]) -> None:
+    """End the broker sessions of these (stopped) clients, so the broker stops queueing for
+    them: a clean start discards a session, a disconnect with expiry 0 leaves none behind."""
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        connected = threading.Event()
+        client.on_connect = lambda *_a, ev=connected: ev.set()
+        client.connect(broker.host, broker.port, clean_start=True, properties=connect_props())
+        client.loop_start()
+        try:
+            assert connected.wait(WAIT), f"could not end the session of {client_id}"
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+
 # -- watching HQ's acks -----------------------------------------------------------------------
 
 
@@ -364,6 +380,7 @@ class AckWatcher:
         self.covered_at: dict[tuple[str, str], list[tuple[int, float]]] = {}
         self.rejected: list[str] = []
         self.last_change = 0.0
+        self._since: dt.datetime | None = None
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(
@@ -403,11 +420,22 @@ class AckWatcher:
         assert isinstance(doc.body, Ack)
         key = (parsed.store, parsed.device)
         with self._cond:
+            if self._since is not None and doc.issued_at < self._since:
+                return  # an earlier round's ack (same tills, same seqs): not this round's
             if doc.body.up_to_seq > self.hwm.get(key, 0):
                 self.hwm[key] = doc.body.up_to_seq
                 self.covered_at.setdefault(key, []).append((doc.body.up_to_seq, at))
                 self.last_change = at
                 self._cond.notify_all()
+
+    def reset(self) -> None:
+        """Forget every mark, and any ack issued before now: a new round stores the same tills'
+        seqs again, into a fresh database."""
+        with self._cond:
+            self.hwm.clear()
+            self.covered_at.clear()
+            self.last_change = 0.0
+            self._since = dt.datetime.now(dt.UTC)
 
     def wait_for(self, targets: dict[tuple[str, str], int], timeout: float) -> bool:
         """Block until every device's mark is at least its target."""
