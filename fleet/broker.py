@@ -56,6 +56,7 @@ from pathlib import Path
 import click
 
 from fleet import config as fleet_config
+from fleet.clikit import config_option
 from fleet.db import Connection, DatabaseError, DeviceKey, Dialect, connect
 from protocol import topics
 from protocol.errors import TopicError
@@ -437,12 +438,8 @@ def _ingest_user(cfg: fleet_config.FleetConfig) -> str:
     return cfg.broker.username or INGEST_USER
 
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The fleet TOML file (tenant, database, key directory, ingest's broker user).",
+_config_option = config_option(
+    "The fleet TOML file (tenant, database, key directory, ingest's broker user)."
 )
 _secret_option = click.option(
     "--secret",

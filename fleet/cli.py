@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from fleet import broker
-from fleet import config as fleet_config
+from fleet.clikit import config_option, load_config
 from fleet.db import DatabaseError
 from fleet.ingest import IngestWorker, setup_logging
 from fleet.ingest.cli import dead_letters
@@ -25,27 +25,14 @@ def main() -> None:
     """The fleet manager at HQ: web app, ingest workers and publishing."""
 
 
-def _load(path: Path) -> fleet_config.FleetConfig:
-    try:
-        return fleet_config.load(path)
-    except fleet_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The fleet TOML file.",
-)
+@config_option()
 @click.option("--client-id", help="MQTT client id (overrides [ingest] client_id).")
 @click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING...")
 def ingest(config_path: Path, client_id: str | None, log_level: str) -> None:
     """Ingest uplink events from the broker into the fleet database until SIGTERM/SIGINT."""
     setup_logging(log_level)
-    cfg = _load(config_path)
+    cfg = load_config(config_path)
     try:
         signer = Signer.from_dir(cfg.keys.dir, cfg.keys.active)
     except KeyStoreError as exc:
@@ -76,7 +63,7 @@ def keygen(key_id: str, key_dir: Path | None, config_path: Path | None) -> None:
     if key_dir is None:
         if config_path is None:
             raise click.UsageError("give --key-dir or --config")
-        key_dir = _load(config_path).keys.dir
+        key_dir = load_config(config_path).keys.dir
     try:
         path = generate_key(key_dir, key_id)
         signer = Signer.from_dir(key_dir, key_id)

@@ -10,24 +10,9 @@ from pathlib import Path
 
 import click
 
-from fleet import config as fleet_config
+from fleet.clikit import config_option, load_config
 from fleet.db import DatabaseError, connect
 from fleet.ingest.replay import list_letters, replay
-
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The fleet TOML file.",
-)
-
-
-def _config(path: Path) -> fleet_config.FleetConfig:
-    try:
-        return fleet_config.load(path)
-    except fleet_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group("dead-letters")
@@ -36,12 +21,12 @@ def dead_letters() -> None:
 
 
 @dead_letters.command("list")
-@_config_option
+@config_option()
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--after", "after_id", type=click.IntRange(0), default=0, help="Ids above this.")
 def list_command(config_path: Path, limit: int, after_id: int) -> None:
     """One line per dead letter: id, when, topic, bytes, reason (and where in the message)."""
-    cfg = _config(config_path)
+    cfg = load_config(config_path)
     try:
         with connect(cfg.db_url) as conn:
             letters = list_letters(conn, limit=limit, after_id=after_id)
@@ -58,14 +43,14 @@ def list_command(config_path: Path, limit: int, after_id: int) -> None:
 
 
 @dead_letters.command("replay")
-@_config_option
+@config_option()
 @click.argument("ids", nargs=-1, type=click.IntRange(1))
 @click.option("--all", "everything", is_flag=True, help="Every dead letter there is now.")
 def replay_command(config_path: Path, ids: tuple[int, ...], everything: bool) -> None:
     """Check dead letters IDS (or --all) again with this version; store those that pass."""
     if bool(ids) == everything:
         raise click.UsageError("give dead letter ids, or --all")
-    cfg = _config(config_path)
+    cfg = load_config(config_path)
     try:
         with connect(cfg.db_url) as conn:
             result = replay(conn, cfg.tenant, None if everything else list(ids))

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from fleet import config as fleet_config
+from fleet.clikit import config_option
 from fleet.db import Connection, DatabaseError, connect
 from fleet.keys import KeyStoreError, Signer
 from fleet.publish.catalog import CatalogError, add_phone_hash_key, load_catalog, read_catalog
@@ -31,13 +32,7 @@ from fleet.publish.rollout import rollout_status
 Prepare = Callable[[Connection, Signer, fleet_config.FleetConfig, dt.timedelta], Prepared]
 _ERRORS = (PublishError, CatalogError, KeyStoreError, DatabaseError, fleet_config.ConfigError)
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="The fleet TOML file.",
-)
+_config_option = config_option()
 
 
 def _publish_options(func: Callable[..., None]) -> Callable[..., None]:
