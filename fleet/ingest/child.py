@@ -6,6 +6,12 @@ child depend on how its parent was launched. Here a child imports only its own m
 one end of a socket pair as a file descriptor and its settings as the first message, and reads
 end-of-file when the parent dies, however it dies (so a SIGKILLed worker leaves no child
 holding its broker session or database lock).
+
+A child says :func:`ready` once it has imported and attached — a few tenths of a second of CPU
+each — and the worker starts the receiver, which takes messages from the broker, only when the
+validator and projector are ready: messages are not taken before they can be checked and
+stored, and the start-up of three processes on a small machine does not compete with the first
+of them.
 """
 
 from __future__ import annotations
@@ -59,6 +65,24 @@ def attach() -> tuple[Connection, Any]:
     except (EOFError, OSError):
         os._exit(0)
     return pipe, settings
+
+
+def ready(pipe: Connection) -> None:
+    """In the child: tell the parent this process has imported and attached, so work sent to
+    it now is taken at once (see :func:`wait_ready`)."""
+    try:
+        pipe.send(("ready",))
+    except OSError:
+        os._exit(0)
+
+
+def wait_ready(pipe: Connection, timeout: float) -> bool:
+    """In the parent: True once the child said :func:`ready`; False if it ended or took longer
+    than ``timeout`` seconds."""
+    try:
+        return pipe.poll(timeout) and pipe.recv() == ("ready",)
+    except (EOFError, OSError):
+        return False
 
 
 def linked() -> Connection:

@@ -31,6 +31,7 @@ class ProjectorSettings:
 def main() -> None:
     pipe, settings = child.attach()
     assert isinstance(settings, ProjectorSettings)
+    child.ready(pipe)
     run(pipe, settings)
 
 

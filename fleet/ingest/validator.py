@@ -46,6 +46,7 @@ def main() -> None:
     assert isinstance(settings, ValidatorSettings)
     source = child.linked()
     tenant = settings.tenant
+    child.ready(pipe)
     while True:
         try:
             news = source.recv()

@@ -78,6 +78,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 _PROJECTION_RETRY_S = 1.0
+_START_TIMEOUT_S = 60.0
+"""How long a helper may take to import and attach (a few tenths of a second, normally)."""
 
 
 class ReceiverLostError(RuntimeError):
@@ -194,15 +196,20 @@ class IngestWorker:
                 link=from_receiver,
             )
             started.append(vproc)
-            rproc, self._pipe = child.start("receiver", settings, self.client_id, link=to_validator)
-            started.append(rproc)
-            to_validator.close()
             from_receiver.close()
             pproc, self._projector = child.start(
                 "projector",
                 ProjectorSettings(db_url=self.config.db_url, batch=ingest.projection_batch),
                 self.client_id,
             )
+            started.append(pproc)
+            for role, helper in (("validator", self._validated), ("projector", self._projector)):
+                if not child.wait_ready(helper, _START_TIMEOUT_S):
+                    raise ReceiverLostError(f"the {role} process did not start; see the log")
+            # Only now take messages from the broker: they can be checked and stored at once.
+            rproc, self._pipe = child.start("receiver", settings, self.client_id, link=to_validator)
+            started.append(rproc)
+            to_validator.close()
         except BaseException:
             # Children end when their pipes close; the receiver must not keep our session.
             to_validator.close()
