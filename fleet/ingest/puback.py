@@ -22,7 +22,7 @@ _PUBACK = struct.Struct("!BBH")
 
 def ack_all(client: mqtt.Client, acks: Iterable[tuple[int, int]]) -> None:
     """Acknowledge ``(packet id, qos)`` pairs, in order; QoS 0 needs none."""
-    if not client._manual_ack:  # paho's ack does nothing then: the broker was answered
+    if not getattr(client, "_manual_ack", True):  # paho's ack does nothing then
         return
     queue = getattr(client, "_packet_queue", None)
     wire = bytearray()

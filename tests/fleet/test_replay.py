@@ -129,3 +129,11 @@ def test_the_command_line_lists_and_replays(tmp_path: Path, fleet_db_url: str) -
     empty = runner.invoke(main, ["dead-letters", "list", "--config", str(config)])
     assert empty.exit_code == 0
     assert "no dead letters" in empty.output
+
+
+def test_a_letter_refused_again_does_not_stop_the_ones_after_it(fleet_db: Connection) -> None:
+    broken = _dead(fleet_db, b"\xff\xfe not json")
+    _dead(fleet_db, samples.wire(samples.sale(1), 1))
+    result = replay(fleet_db, "acme")
+    assert (result.stored, result.still_invalid) == (1, 1)
+    assert [letter for letter, _ in _letters(fleet_db)] == [broken]
