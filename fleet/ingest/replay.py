@@ -56,11 +56,7 @@ class ReplayResult:
 
 def list_letters(conn: Connection, *, limit: int, after_id: int = 0) -> list[Letter]:
     """Dead letters in the order they came, ``limit`` at most, ids above ``after_id``."""
-    rows = conn.execute(
-        "SELECT dead_letter_id, received_at, topic, reason, error_path, payload"
-        " FROM dead_letters WHERE dead_letter_id > ? ORDER BY dead_letter_id LIMIT ?",
-        (after_id, limit),
-    )
+    rows = _rows(conn, "dead_letter_id > ? ORDER BY dead_letter_id LIMIT ?", [after_id, limit])
     return [
         Letter(
             dead_letter_id=int(r["dead_letter_id"]),
