@@ -322,12 +322,45 @@ class DeadLetter:
     payload: bytes
 
 
+def lock_dead_letters(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that are still dead letters, locked until COMMIT.
+
+    A replay takes its letters first: of two replays of one letter the second waits here and
+    then finds it gone (stored) or rewritten (refused again), never a copy to store or record
+    twice. Locked in id order, so two replays with overlapping ids cannot deadlock; SQLite's
+    one writer serialises them anyway.
+    """
+    present: set[int] = set()
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        present.update(
+            int(i)
+            for i in conn.column(
+                f"SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id IN ({marks})"
+                f" ORDER BY dead_letter_id{conn.lock_clause()}",
+                chunk,
+            )
+        )
+    return present
+
+
 def delete_dead_letters(conn: Connection, ids: Sequence[int]) -> None:
     """Remove dead letters by id (those a replay has stored or found already stored)."""
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = list(ids[start : start + _IN_CHUNK])
         marks = ", ".join("?" for _ in chunk)
         conn.execute(f"DELETE FROM dead_letters WHERE dead_letter_id IN ({marks})", chunk)
+
+
+def rewrite_dead_letters(conn: Connection, reasons: Sequence[tuple[int, str, str | None]]) -> None:
+    """Give dead letters (id, reason, error path) today's reason, keeping their ids: a letter
+    refused again is the same message, not a new one."""
+    conn.executemany(
+        "UPDATE dead_letters SET reason = ?, error_path = ? WHERE dead_letter_id = ?",
+        [(reason[:2000], path, letter) for letter, reason, path in reasons],
+    )
 
 
 def record_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None:

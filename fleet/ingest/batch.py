@@ -32,8 +32,10 @@ from fleet.db.events import (
     SeqState,
     advance_many,
     delete_dead_letters,
+    lock_dead_letters,
     lock_devices,
     record_dead_letters,
+    rewrite_dead_letters,
     store_events,
 )
 from protocol import topics
@@ -102,6 +104,11 @@ class BatchResult:
     """Every device the batch touched (duplicates included), with its state after commit."""
     seqs: dict[DeviceKey, list[int]] = field(default_factory=dict)
     lags_ms: list[int] = field(default_factory=list)
+    refusals: Counter[str] = field(default_factory=Counter)
+    """Replayed dead letters the checks refuse again, by reason (seq clashes are counted in
+    ``outcomes``)."""
+    letters_gone: int = 0
+    """Replayed dead letters another replay took first (see :func:`apply_batch`)."""
 
 
 parse_topic = functools.lru_cache(maxsize=1 << 16)(topics.parse)
@@ -136,60 +143,81 @@ def check(topic: str, payload: bytes, tenant: str) -> Event[Body] | Invalid:
 
 
 def apply_batch(
-    conn: Connection, batch: Sequence[Incoming], tenant: str, *, replacing: Sequence[int] = ()
+    conn: Connection,
+    batch: Sequence[Incoming],
+    tenant: str,
+    *,
+    letters: Sequence[int] | None = None,
 ) -> BatchResult:
     """Store a batch in one transaction and return what happened (after COMMIT).
 
-    ``replacing``: dead letters this batch is a new attempt at (``fleet.ingest.replay``),
-    deleted in the same transaction — a message is never both stored and dead, nor neither.
+    ``letters``: when the batch replays dead letters (``fleet.ingest.replay``), each message's
+    dead letter id, in order. They are locked first (:func:`~fleet.db.events.lock_dead_letters`)
+    and a message whose letter is gone meanwhile — another replay took it — is left out
+    (``BatchResult.letters_gone``). A message stored, or found stored, loses its letter in the
+    same transaction, so it is never both stored and dead, nor neither; one refused again keeps
+    its letter, under its id, with today's reason.
     """
     result = BatchResult()
-    valid: list[tuple[DeviceKey, int, Incoming, Event[Body] | Checked]] = []
-    invalid: list[tuple[Incoming, Invalid]] = []
-    for msg in batch:
+    valid: list[tuple[DeviceKey, int, int, Incoming, Event[Body] | Checked]] = []
+    invalid: list[tuple[int, Incoming, Invalid]] = []
+    for i, msg in enumerate(batch):
         checked = msg.checked if msg.checked is not None else check(msg.topic, msg.payload, tenant)
         if isinstance(checked, Invalid):
-            invalid.append((msg, checked))
+            invalid.append((i, msg, checked))
         else:
             key = DeviceKey(checked.tenant, checked.store, checked.device)
-            valid.append((key, checked.seq, msg, checked))
+            valid.append((key, checked.seq, i, msg, checked))
     valid.sort(key=lambda item: (item[0], item[1]))
-    seen_at: dict[DeviceKey, dt.datetime] = {}
-    for key, _, msg, _ in valid:
-        seen = seen_at.get(key)
-        if seen is None or msg.received_at > seen:
-            seen_at[key] = msg.received_at
 
     with conn.transaction():
+        if letters is not None:
+            present = lock_dead_letters(conn, letters)
+            result.letters_gone = len(batch) - sum(1 for lid in letters if lid in present)
+            if result.letters_gone:
+                valid = [v for v in valid if letters[v[2]] in present]
+                invalid = [v for v in invalid if letters[v[0]] in present]
+            result.refusals.update(why.reason[:2000] for _, _, why in invalid)
+        seen_at: dict[DeviceKey, dt.datetime] = {}
+        for key, _, _, msg, _ in valid:
+            seen = seen_at.get(key)
+            if seen is None or msg.received_at > seen:
+                seen_at[key] = msg.received_at
         lock_devices(conn, seen_at)
         outcomes = store_events(
-            conn, [(ev, msg.payload, msg.received_at) for _, _, msg, ev in valid]
+            conn, [(ev, msg.payload, msg.received_at) for _, _, _, msg, ev in valid]
         )
-        for (key, seq, msg, event), outcome in zip(valid, outcomes, strict=True):
+        done: list[int] = []
+        for (key, seq, i, msg, event), outcome in zip(valid, outcomes, strict=True):
             result.outcomes[outcome] += 1
             if outcome is Outcome.SEQ_TAKEN:
                 why = Invalid(f"seq {seq} of {'/'.join(key)} is another event's", "$.seq")
-                invalid.append((msg, why))
+                invalid.append((i, msg, why))
                 continue
+            done.append(i)
             result.seqs.setdefault(key, []).append(seq)
             if outcome is Outcome.STORED:
                 lag = msg.received_at - event.occurred_at
                 result.lags_ms.append(max(0, lag // _MS))
-        record_dead_letters(
-            conn,
-            [
-                DeadLetter(
-                    received_at=msg.received_at,
-                    topic=msg.topic,
-                    reason=why.reason,
-                    error_path=why.path,
-                    payload=msg.payload,
-                )
-                for msg, why in invalid
-            ],
-        )
         result.dead_letters = len(invalid)
-        delete_dead_letters(conn, replacing)
+        if letters is None:
+            record_dead_letters(
+                conn,
+                [
+                    DeadLetter(
+                        received_at=msg.received_at,
+                        topic=msg.topic,
+                        reason=why.reason,
+                        error_path=why.path,
+                        payload=msg.payload,
+                    )
+                    for _, msg, why in invalid
+                ],
+            )
+        else:
+            refused = [(letters[i], why.reason, why.path) for i, _, why in invalid]
+            rewrite_dead_letters(conn, refused)
+            delete_dead_letters(conn, [letters[i] for i in done])
         result.devices.update(advance_many(conn, sorted(seen_at)))
     return result
 

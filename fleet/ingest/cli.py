@@ -61,5 +61,14 @@ def replay_command(config_path: Path, ids: tuple[int, ...], everything: bool) ->
         f" still refused {result.still_invalid}, status skipped {result.skipped_status}"
         + (f", not found {result.not_found}" if result.not_found else "")
     )
+    if result.stored:
+        click.echo(
+            f"projected {result.projected}"
+            + (
+                f", projection failed {result.projection_failed}"
+                if result.projection_failed
+                else ""
+            )
+        )
     for reason, n in result.reasons.most_common():
         click.echo(f"  {n} × {reason}")

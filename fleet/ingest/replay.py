@@ -19,9 +19,9 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from fleet.db import Connection, Outcome, Row
+from fleet.db import Connection, Outcome, Row, project_pending
 from fleet.ingest import validator
-from fleet.ingest.batch import Incoming, Invalid, apply_batch
+from fleet.ingest.batch import Incoming, apply_batch
 from fleet.ingest.status import is_status_topic
 
 REPLAY_BATCH = 500
@@ -49,14 +49,22 @@ class ReplayResult:
     still_invalid: int = 0
     skipped_status: int = 0
     not_found: int = 0
-    """Ids asked for that are not dead letters (any more)."""
+    """Ids asked for that are not dead letters (any more, or taken by a replay beside this)."""
+    projected: int = 0
+    """Queued events this replay projected afterwards (the replayed ones first)."""
+    projection_failed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     """Why those still invalid are refused now (reason → how many)."""
 
 
 def list_letters(conn: Connection, *, limit: int, after_id: int = 0) -> list[Letter]:
     """Dead letters in the order they came, ``limit`` at most, ids above ``after_id``."""
-    rows = _rows(conn, "dead_letter_id > ? ORDER BY dead_letter_id LIMIT ?", [after_id, limit])
+    rows = conn.execute(
+        "SELECT dead_letter_id, received_at, topic, reason, error_path,"
+        " length(payload) AS size FROM dead_letters"
+        " WHERE dead_letter_id > ? ORDER BY dead_letter_id LIMIT ?",
+        [after_id, limit],
+    )
     return [
         Letter(
             dead_letter_id=int(r["dead_letter_id"]),
@@ -64,14 +72,15 @@ def list_letters(conn: Connection, *, limit: int, after_id: int = 0) -> list[Let
             topic=str(r["topic"]),
             reason=str(r["reason"]),
             error_path=r["error_path"],
-            size=len(bytes(r["payload"])),
+            size=int(r["size"]),
         )
         for r in rows
     ]
 
 
 def replay(conn: Connection, tenant: str, ids: list[int] | None = None) -> ReplayResult:
-    """Check the dead letters named by ``ids`` (all when ``None``) again; store what passes."""
+    """Check the dead letters named by ``ids`` (all when ``None``) again; store what passes,
+    then project what was stored (a worker's projector only wakes for what its worker stored)."""
     result = ReplayResult()
     if ids is not None:
         wanted = sorted(set(ids))
@@ -81,63 +90,60 @@ def replay(conn: Connection, tenant: str, ids: list[int] | None = None) -> Repla
             rows = _rows(conn, f"dead_letter_id IN ({marks}) ORDER BY dead_letter_id", chunk)
             result.not_found += len(chunk) - len(rows)
             _replay_rows(conn, tenant, rows, result)
-        return result
-    # Up to the newest there is now: a replay refused again is recorded anew, above it.
-    last = conn.scalar("SELECT max(dead_letter_id) AS n FROM dead_letters") or 0
-    after = 0
-    while rows := _rows(
-        conn,
-        "dead_letter_id > ? AND dead_letter_id <= ? ORDER BY dead_letter_id LIMIT ?",
-        [after, last, REPLAY_BATCH],
-    ):
-        after = int(rows[-1]["dead_letter_id"])
-        _replay_rows(conn, tenant, rows, result)
+    else:
+        # Up to the newest there is now, so a replay cannot chase letters recorded after it
+        # started (those are the live workers' to refuse).
+        last = conn.scalar("SELECT max(dead_letter_id) AS n FROM dead_letters") or 0
+        after = 0
+        while rows := _rows(
+            conn,
+            "dead_letter_id > ? AND dead_letter_id <= ? ORDER BY dead_letter_id LIMIT ?",
+            [after, last, REPLAY_BATCH],
+        ):
+            after = int(rows[-1]["dead_letter_id"])
+            _replay_rows(conn, tenant, rows, result)
+    _project(conn, result)
     return result
 
 
 def _rows(conn: Connection, where: str, params: list[int]) -> list[Row]:
     return conn.execute(
-        "SELECT dead_letter_id, received_at, topic, reason, error_path, payload"
-        f" FROM dead_letters WHERE {where}",
+        f"SELECT dead_letter_id, topic, payload, received_at FROM dead_letters WHERE {where}",
         params,
     )
 
 
 def _replay_rows(conn: Connection, tenant: str, rows: list[Row], result: ReplayResult) -> None:
-    passing: list[Incoming] = []
-    passing_ids: list[int] = []
-    reasons: list[tuple[str, str | None, int]] = []
+    batch: list[Incoming] = []
+    letters: list[int] = []
     for row in rows:
         topic = str(row["topic"])
-        payload = bytes(row["payload"])
-        letter_id = int(row["dead_letter_id"])
         if is_status_topic(topic):
             result.skipped_status += 1
             continue
+        payload = bytes(row["payload"])
         verdict = validator.verdict(topic, payload, tenant)  # a check that raises: refused
         assert verdict is not None  # status topics were skipped above
-        if isinstance(verdict, Invalid):
-            reason = verdict.reason[:2000]
-            result.still_invalid += 1
-            result.reasons[reason] += 1
-            if (reason, verdict.path) != (row["reason"], row["error_path"]):
-                reasons.append((reason, verdict.path, letter_id))
-            continue
-        passing.append(Incoming(topic, payload, row["received_at"], checked=verdict))
-        passing_ids.append(letter_id)
-    if reasons:
-        with conn.transaction():
-            conn.executemany(
-                "UPDATE dead_letters SET reason = ?, error_path = ? WHERE dead_letter_id = ?",
-                reasons,
-            )
-    if not passing:
+        batch.append(Incoming(topic, payload, row["received_at"], checked=verdict))
+        letters.append(int(row["dead_letter_id"]))
+    if not batch:
         return
-    applied = apply_batch(conn, passing, tenant, replacing=passing_ids)
+    applied = apply_batch(conn, batch, tenant, letters=letters)
     result.stored += applied.outcomes[Outcome.STORED]
     result.already_stored += applied.outcomes[Outcome.DUPLICATE]
-    # A seq meanwhile taken by another event is refused again, as a new dead letter.
-    taken = applied.outcomes[Outcome.SEQ_TAKEN]
-    result.still_invalid += taken
-    if taken:
+    result.still_invalid += applied.dead_letters
+    result.not_found += applied.letters_gone
+    result.reasons.update(applied.refusals)
+    if taken := applied.outcomes[Outcome.SEQ_TAKEN]:
         result.reasons["its seq is another event's"] += taken
+
+
+def _project(conn: Connection, result: ReplayResult) -> None:
+    """Project at least as many queued events as the replay stored (the queue is in event
+    order, and replayed events are old, so theirs come first), or until none waits."""
+    while result.projected + result.projection_failed < result.stored:
+        done = project_pending(conn)
+        if not done.taken:
+            break
+        result.projected += done.projected
+        result.projection_failed += done.failed

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from fleet.cli import main
-from fleet.db import Connection, DeviceKey, record_dead_letter, seq_state
+from fleet.db import Connection, DeviceKey, Outcome, record_dead_letter, seq_state
 from fleet.ingest import Incoming, apply_batch
-from fleet.ingest.replay import list_letters, replay
+from fleet.ingest.replay import ReplayResult, list_letters, replay
 from tests.factories import NOW
 from tests.fleet import samples
 from tests.fleet.readback import project_all
@@ -34,6 +35,10 @@ def _letters(conn: Connection) -> list[tuple[int, str]]:
     return [(d.dead_letter_id, d.reason) for d in list_letters(conn, limit=100)]
 
 
+def _letters_all(conn: Connection) -> list[tuple[int, str]]:
+    return [(d.dead_letter_id, d.reason) for d in list_letters(conn, limit=100_000)]
+
+
 def test_a_message_refused_by_a_bug_is_stored_once_and_leaves_the_dead_letters(
     fleet_db: Connection,
 ) -> None:
@@ -43,7 +48,8 @@ def test_a_message_refused_by_a_bug_is_stored_once_and_leaves_the_dead_letters(
     assert _letters(fleet_db) == []
     assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 1
     assert seq_state(fleet_db, KEY).hwm == 1  # the till's next ack covers it
-    assert project_all(fleet_db).projected == 1
+    assert first.projected == 1  # not left waiting for a worker to store something
+    assert project_all(fleet_db).projected == 0
     assert fleet_db.scalar("SELECT count(*) AS n FROM sales") == 1
     again = replay(fleet_db, "acme")
     assert (again.stored, again.already_stored, again.still_invalid) == (0, 0, 0)
@@ -82,11 +88,14 @@ def test_a_message_whose_seq_another_event_took_is_refused_again_once(
 ) -> None:
     apply_batch(fleet_db, [Incoming(TOPIC, samples.wire(samples.sale(1), 1), RECEIVED)], "acme")
     other = samples.wire(samples.sale(1, till_no=7), 1, eid=samples.event_id(99))
-    _dead(fleet_db, other)
-    result = replay(fleet_db, "acme")
-    assert (result.stored, result.still_invalid) == (0, 1)
-    [(_, reason)] = _letters(fleet_db)  # one letter for it, not two, and replay ended
-    assert "is another event's" in reason
+    letter = _dead(fleet_db, other)
+    for _ in range(2):
+        result = replay(fleet_db, "acme")
+        assert (result.stored, result.still_invalid) == (0, 1)
+        assert result.reasons == {"its seq is another event's": 1}
+        [(kept, reason)] = _letters(fleet_db)  # one letter for it, not two, and replay ended
+        assert kept == letter  # the same message keeps its id, however often it is replayed
+        assert "is another event's" in reason
 
 
 def test_replay_by_id_touches_only_those_and_counts_the_missing(fleet_db: Connection) -> None:
@@ -126,6 +135,7 @@ def test_the_command_line_lists_and_replays(tmp_path: Path, fleet_db_url: str) -
     done = runner.invoke(main, ["dead-letters", "replay", "--all", "--config", str(config)])
     assert done.exit_code == 0, done.output
     assert done.output.startswith("stored 1, already stored 0, still refused 0")
+    assert "\nprojected 1\n" in done.output
     empty = runner.invoke(main, ["dead-letters", "list", "--config", str(config)])
     assert empty.exit_code == 0
     assert "no dead letters" in empty.output
@@ -137,3 +147,72 @@ def test_a_letter_refused_again_does_not_stop_the_ones_after_it(fleet_db: Connec
     result = replay(fleet_db, "acme")
     assert (result.stored, result.still_invalid) == (1, 1)
     assert [letter for letter, _ in _letters(fleet_db)] == [broken]
+
+
+def test_a_letter_another_replay_took_first_is_neither_stored_again_nor_recorded_again(
+    fleet_db: Connection,
+) -> None:
+    """What the second of two replays at once sees: it read the letters, then the first one
+    committed (the lock in ``apply_batch`` makes the second wait for exactly this)."""
+    stored = _dead(fleet_db, samples.wire(samples.sale(1), 1))
+    apply_batch(fleet_db, [Incoming(TOPIC, samples.wire(samples.sale(2), 2), RECEIVED)], "acme")
+    clash = _dead(fleet_db, samples.wire(samples.sale(2, till_no=7), 2, eid=samples.event_id(98)))
+    stale = [
+        Incoming(TOPIC, bytes(r["payload"]), RECEIVED)
+        for r in fleet_db.execute("SELECT payload FROM dead_letters ORDER BY dead_letter_id")
+    ]
+    replay(fleet_db, "acme")
+    again = apply_batch(fleet_db, stale, "acme", letters=[stored, clash])
+    assert again.letters_gone == 1  # the stored one: gone, so not looked at
+    assert (again.outcomes[Outcome.STORED], again.outcomes[Outcome.DUPLICATE]) == (0, 0)
+    assert again.dead_letters == 1  # the clash, refused again under its own id
+    assert [letter for letter, _ in _letters(fleet_db)] == [clash]
+    assert fleet_db.scalar("SELECT count(*) AS n FROM events") == 2
+
+
+def test_two_replays_at_once_store_each_letter_once_and_keep_one_letter_per_refusal(
+    fleet_db_url: str,
+) -> None:
+    from fleet.db import connect
+
+    with connect(fleet_db_url) as conn:
+        taken = [Incoming(TOPIC, samples.wire(samples.sale(s), s), RECEIVED) for s in range(1, 201)]
+        apply_batch(conn, taken, "acme")
+        with conn.transaction():
+            for s in range(1, 401):
+                # 1..200: seqs another event has; 201..400: storable.
+                payload = samples.wire(
+                    samples.sale(s, till_no=7), s, eid=samples.event_id(s + 1000)
+                )
+                record_dead_letter(
+                    conn,
+                    received_at=RECEIVED,
+                    topic=TOPIC,
+                    reason=BUG,
+                    error_path=None,
+                    payload=payload,
+                )
+        before = [letter for letter, _ in _letters_all(conn)]
+
+    start = threading.Barrier(2)
+    results: list[ReplayResult] = []
+
+    def one_replay() -> None:
+        with connect(fleet_db_url) as conn:
+            start.wait()
+            results.append(replay(conn, "acme"))
+
+    threads = [threading.Thread(target=one_replay) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(results) == 2
+    assert sum(r.stored for r in results) == 200
+    assert sum(r.already_stored for r in results) == 0
+    with connect(fleet_db_url) as conn:
+        assert conn.scalar("SELECT count(*) AS n FROM events") == 400
+        left = _letters_all(conn)
+        assert [letter for letter, _ in left] == before[:200]  # same ids, none added
+        assert all("is another event's" in reason for _, reason in left)
