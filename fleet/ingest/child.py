@@ -21,6 +21,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -43,11 +45,19 @@ def start(
             pass_fds=fds,
             stdin=subprocess.DEVNULL,
         )
+    except BaseException:
+        mine.close()
+        raise
     finally:
         theirs.close()
     pipe = Connection(os.dup(mine.fileno()))
     mine.close()
-    pipe.send(settings)
+    try:
+        pipe.send(settings)
+    except BaseException:
+        pipe.close()  # the child reads end-of-file and ends
+        end(proc, 5.0)
+        raise
     return proc, pipe
 
 
@@ -76,13 +86,22 @@ def ready(pipe: Connection) -> None:
         os._exit(0)
 
 
-def wait_ready(pipe: Connection, timeout: float) -> bool:
-    """In the parent: True once the child said :func:`ready`; False if it ended or took longer
-    than ``timeout`` seconds."""
+def wait_ready(pipe: Connection, timeout: float, stop: threading.Event | None = None) -> bool:
+    """In the parent: True once the child said :func:`ready`; False if it ended, took longer
+    than ``timeout`` seconds, or ``stop`` was set meanwhile (a worker told to stop while its
+    helpers start must not sit out their start-up timeout)."""
+    deadline = time.monotonic() + timeout
     try:
-        return pipe.poll(timeout) and pipe.recv() == ("ready",)
+        while not pipe.poll(_STOP_CHECK_S if stop is not None else timeout):
+            if (stop is not None and stop.is_set()) or time.monotonic() >= deadline:
+                return False
+        return bool(pipe.recv() == ("ready",))
     except (EOFError, OSError):
         return False
+
+
+_STOP_CHECK_S = 0.1
+"""How often a wait for readiness looks at its stop flag."""
 
 
 def linked() -> Connection:

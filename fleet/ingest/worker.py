@@ -86,6 +86,10 @@ class ReceiverLostError(RuntimeError):
     """A helper process ended without being asked to (the worker stops: run it again)."""
 
 
+class _StoppedWhileStartingError(Exception):
+    """:meth:`IngestWorker.stop` came while the helpers were starting."""
+
+
 @dataclass(slots=True)
 class _Watch:
     tracker: SeqTracker
@@ -146,7 +150,10 @@ class IngestWorker:
         """
         conn = connect(self.config.db_url)
         try:
-            procs = self._start_children()
+            try:
+                procs = self._start_children()
+            except _StoppedWhileStartingError:
+                return  # told to stop before a message was taken: nothing to finish
             try:
                 conn = self._loop(conn)  # the connection in use at the end, maybe a new one
             finally:
@@ -204,7 +211,9 @@ class IngestWorker:
             )
             started.append(pproc)
             for role, helper in (("validator", self._validated), ("projector", self._projector)):
-                if not child.wait_ready(helper, _START_TIMEOUT_S):
+                if not child.wait_ready(helper, _START_TIMEOUT_S, self._stop):
+                    if self._stop.is_set():
+                        raise _StoppedWhileStartingError
                     raise ReceiverLostError(f"the {role} process did not start; see the log")
             # Only now take messages from the broker: they can be checked and stored at once.
             rproc, self._pipe = child.start("receiver", settings, self.client_id, link=to_validator)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 from multiprocessing.connection import Connection
+
+import pytest
 
 from fleet.ingest import child
 from fleet.ingest.batch import Invalid
@@ -51,3 +55,60 @@ def test_a_projector_is_ready_and_stops_when_told() -> None:
     finally:
         pipe.close()
         child.end(proc, 5.0)
+
+
+def test_a_wait_for_readiness_ends_when_told_to_stop() -> None:
+    parent, silent = socket.socketpair()  # a helper that never says ready
+    pipe = Connection(parent.detach())
+    stop = threading.Event()
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(child.wait_ready(pipe, 600.0, stop)))
+    try:
+        waiter.start()
+        stop.set()
+        waiter.join(30)  # far below the 600 s it would otherwise sit out
+        assert not waiter.is_alive()
+        assert outcome == [False]
+    finally:
+        stop.set()
+        waiter.join()
+        pipe.close()
+        silent.close()
+
+
+def test_a_wait_for_readiness_still_times_out_without_a_stop_flag() -> None:
+    parent, silent = socket.socketpair()
+    pipe = Connection(parent.detach())
+    try:
+        assert not child.wait_ready(pipe, 0.05, threading.Event())
+        assert not child.wait_ready(pipe, 0.05)
+    finally:
+        pipe.close()
+        silent.close()
+
+
+def test_a_child_whose_settings_cannot_be_sent_is_not_left_running() -> None:
+    class Unpicklable:
+        def __reduce__(self) -> str:
+            raise TypeError("not for the wire")
+
+    before = _children()
+    with pytest.raises(TypeError, match="not for the wire"):
+        child.start("projector", Unpicklable(), "t")
+    assert _children() == before  # started, then ended and reaped — not a leftover process
+
+
+def _children() -> set[int]:
+    """This process's live children (their pids), read from /proc."""
+    me = os.getpid()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me:
+                found.add(int(entry))
+    return found

@@ -178,6 +178,16 @@ def test_events_are_stored_and_acknowledged_with_a_signed_contiguous_mark(
     assert snap["lag_ms_max"] >= snap["lag_ms_p50"] > 0  # samples occurred at a fixed past time
 
 
+def test_a_worker_told_to_stop_while_its_helpers_start_takes_no_message(
+    mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer
+) -> None:
+    worker = IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)
+    worker.stop()  # e.g. SIGTERM from systemd during start-up
+    worker.run()  # returns: does not sit out the helpers' start-up timeout, raises nothing
+    assert worker._pipe is None  # the receiver (the broker session) was never started
+    assert not worker.subscribed.is_set()
+
+
 def test_the_retained_ack_reaches_a_till_that_connects_later(
     mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer, tills: list[FakeTill]
 ) -> None:
