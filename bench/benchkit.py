@@ -350,16 +350,28 @@ def end_sessions(broker: Mosquitto, client_ids: list[str]) -> None:
     """End the broker sessions of these (stopped) clients, so the broker stops queueing for
     them: a clean start discards a session, a disconnect with expiry 0 leaves none behind."""
     for client_id in client_ids:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        connected = threading.Event()
-        client.on_connect = lambda *_a, ev=connected: ev.set()
-        client.connect(broker.host, broker.port, clean_start=True, properties=connect_props())
-        client.loop_start()
-        try:
-            assert connected.wait(WAIT), f"could not end the session of {client_id}"
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        _end_session(broker, client_id)
+
+
+def _end_session(broker: Mosquitto, client_id: str) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    answered = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(_c: object, _u: object, _f: object, reason: ReasonCode, *_a: object) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        answered.set()
+
+    client.on_connect = on_connect
+    client.connect(broker.host, broker.port, clean_start=True, properties=connect_props())
+    client.loop_start()
+    try:
+        assert answered.wait(WAIT), f"could not end the session of {client_id}"
+        assert not refused, f"the broker refused {client_id}: {refused[0]}"
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 # -- watching HQ's acks -----------------------------------------------------------------------
