@@ -61,17 +61,18 @@ def project_pending(conn: Connection, limit: int = 100) -> ProjectionRound:
         if not ids:
             return ProjectionRound()
         marks = ", ".join("?" for _ in ids)
-        payloads = {
-            str(r["event_id"]): bytes(r["payload"])
+        stored = {
+            str(r["event_id"]): (bytes(r["payload"]), str(r["type"]))
             for r in conn.execute(
-                f"SELECT event_id, payload FROM events WHERE event_id IN ({marks})", ids
+                f"SELECT event_id, type, payload FROM events WHERE event_id IN ({marks})", ids
             )
         }
         events: list[Event[Body]] = []
         errors: list[tuple[str, str]] = []
         for eid in ids:
+            payload, kind = stored[eid]
             try:
-                events.append(decode_event(payloads[eid]))
+                events.append(decode_event(payload, expect=kind))
             except MessageError as exc:  # stored under an older schema this code cannot read
                 errors.append((f"cannot decode the stored payload: {exc}", eid))
             except Exception as exc:  # an upgrade bug must not hold up the queue behind it

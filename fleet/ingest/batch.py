@@ -125,7 +125,7 @@ def check(topic: str, payload: bytes, tenant: str) -> Event[Body] | Invalid:
     if parsed.direction is not topics.Direction.UP:
         return Invalid(f"not an uplink topic: {topic}")
     try:
-        event = decode_event(payload)
+        event = decode_event(payload, expect=parsed.name)
     except MessageError as exc:
         return Invalid(exc.reason, exc.path)
     if event.tenant != tenant:

@@ -229,6 +229,7 @@ class Registry:
         self.direction = direction
         self._types: dict[tuple[str, int], MessageType] = {}
         self._current: dict[str, int] = {}
+        self._event_decoders: dict[str, msgspec.json.Decoder[Event[Any]]] = {}
 
     def register(
         self, body: type[Body], upgrade_from_previous: Callable[[Any], Body] | None = None
@@ -251,7 +252,17 @@ class Registry:
             self._types[(name, prev)] = MessageType(name, prev, old.body, upgrade_from_previous)
         self._types[(name, version)] = MessageType(name, version, body, None)
         self._current[name] = version
+        self._event_decoders.pop(name, None)
         return body
+
+    def event_decoder(self, name: str) -> msgspec.json.Decoder[Event[Any]] | None:
+        """A decoder of whole events of ``name`` at its current version, envelope and body in
+        one pass (``None`` for a type not registered); built once per type."""
+        decoder = self._event_decoders.get(name)
+        if decoder is None and name in self._current:
+            body = self._types[(name, self._current[name])].body
+            decoder = self._event_decoders[name] = msgspec.json.Decoder(Event[body])  # type: ignore[valid-type]
+        return decoder
 
     def names(self) -> list[str]:
         """Every registered type name, sorted."""

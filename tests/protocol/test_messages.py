@@ -153,6 +153,7 @@ def test_uplink_round_trip(
     )
     wire = encode_event(ev)
     assert decode_event(wire) == ev
+    assert decode_event(wire, expect=body_type.TYPE) == ev  # the one-pass route
     assert json.loads(wire)["type"] == body_type.TYPE
 
 
@@ -301,8 +302,34 @@ def test_receiver_accepts_current_and_previous_version_and_upgrades() -> None:
     old = decode_event(wire(_NoteV2(text="hi", lang="fr")), registry=reg)
     assert old.schema == 3
     assert old.body == _NoteV3(text="hi", lang="fr", urgent=False)
+    # Expecting the type takes the one-pass route only at the current version.
+    assert (
+        decode_event(wire(_NoteV2(text="hi", lang="fr")), registry=reg, expect="test.note") == old
+    )
+    now = _NoteV3(text="hi", lang="fr", urgent=True)
+    assert decode_event(wire(now), registry=reg, expect="test.note").body == now
     with pytest.raises(MessageError, match="not accepted"):
         decode_event(wire(_NoteV1(text="hi")), registry=reg)
+
+
+def test_a_new_version_registered_replaces_the_one_pass_decoder_of_its_type() -> None:
+    reg = Registry("uplink")
+    reg.register(_NoteV2)
+    v2 = msgspec.json.encode(
+        make_event(
+            _NoteV2(text="hi", lang="fr"),
+            event_id=uuid7(5, b"\x00" * 10),
+            tenant="t",
+            store="s",
+            device="d",
+            seq=1,
+            occurred_at=NOW,
+        )
+    )
+    assert decode_event(v2, registry=reg, expect="test.note").body == _NoteV2(text="hi", lang="fr")
+    reg.register(_NoteV3, lambda b: _NoteV3(text=b.text, lang=b.lang, urgent=False))
+    upgraded = decode_event(v2, registry=reg, expect="test.note")
+    assert (upgraded.schema, upgraded.body) == (3, _NoteV3(text="hi", lang="fr", urgent=False))
 
 
 def test_registry_refuses_a_version_without_its_upgrade() -> None:
@@ -371,12 +398,39 @@ def test_decode_event_on_mutated_events_raises_only_message_error(data: st.DataO
     for p in path[:-1]:
         target = target[p]
     target[path[-1]] = replacement
+    wire = json.dumps(obj, allow_nan=True).encode()
+    # The one-pass route says exactly what the two passes say, whatever is wrong.
+    assert _outcome(wire, expect="sale.completed") == _outcome(wire)
     try:
-        ev = decode_event(json.dumps(obj, allow_nan=True).encode())
+        ev = decode_event(wire)
     except MessageError as exc:
         assert exc.path.startswith("$")
         return
     assert ev.type == "sale.completed"
+
+
+def _outcome(data: bytes, **kwargs: Any) -> object:
+    """The decoded event, or the refusal's reason and path."""
+    try:
+        return decode_event(data, **kwargs)
+    except MessageError as exc:
+        return (exc.reason, exc.path)
+
+
+@given(st.binary(max_size=2000), st.sampled_from(["sale.completed", "feedback.given", "nope"]))
+def test_decoding_with_an_expected_type_changes_no_outcome_on_arbitrary_bytes(
+    data: bytes, expect: str
+) -> None:
+    assert _outcome(data, expect=expect) == _outcome(data)
+
+
+@given(st.data())
+def test_an_event_of_another_type_than_expected_decodes_as_what_it_is(
+    data: st.DataObject,
+) -> None:
+    wire = _event(feedback(data.draw(st.integers(1, 5))))
+    assert _outcome(wire, expect="sale.completed") == _outcome(wire)
+    assert decode_event(wire, expect="sale.completed").type == "feedback.given"
 
 
 @given(st.binary(max_size=2000))
