@@ -69,7 +69,7 @@ from fleet.ingest.pacing import ProjectionPacer
 from fleet.ingest.projector import ProjectorSettings
 from fleet.ingest.seqtrack import ResendPolicy, SeqTracker
 from fleet.ingest.status import apply_messages
-from fleet.ingest.validator import ValidatorSettings
+from fleet.ingest.validator import ValidatorSettings, unpack
 from fleet.keys import Signer
 from protocol.messages.downlink import Ack, Command
 
@@ -297,9 +297,9 @@ class IngestWorker:
                                 mid=mid,
                                 qos=qos,
                                 generation=generation,
-                                checked=checked,
+                                checked=unpack(packed),
                             )
-                            for topic, payload, ns, mid, qos, generation, checked in news[1]
+                            for topic, payload, ns, mid, qos, generation, packed in news[1]
                         ]
                     )
                 elif self._received(news):

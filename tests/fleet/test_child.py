@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import pickle
 import socket
 import threading
 from multiprocessing.connection import Connection
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleet.ingest import child
-from fleet.ingest.batch import Invalid
+from fleet.ingest.batch import Checked, Invalid
 from fleet.ingest.projector import ProjectorSettings
-from fleet.ingest.validator import ValidatorSettings
+from fleet.ingest.validator import ValidatorSettings, pack, unpack
 
 
 def test_a_validator_is_ready_then_checks_what_it_is_sent() -> None:
@@ -112,3 +116,26 @@ def _children() -> set[int]:
             if int(fields[1]) == me:
                 found.add(int(entry))
     return found
+
+
+_checked = st.builds(
+    Checked,
+    event_id=st.uuids().map(str),
+    tenant=st.text(max_size=8),
+    store=st.text(max_size=8),
+    device=st.text(max_size=8),
+    seq=st.integers(1, 2**53),
+    type=st.text(max_size=20),
+    schema=st.integers(1, 1000),
+    occurred_at=st.datetimes(timezones=st.just(dt.UTC)),
+)
+
+
+@given(st.one_of(_checked, st.builds(Invalid, st.text(), st.none() | st.text()), st.none()))
+def test_a_verdict_crosses_the_pipe_unchanged(verdict: Checked | Invalid | None) -> None:
+    packed = pickle.loads(pickle.dumps(pack(verdict), protocol=pickle.HIGHEST_PROTOCOL))
+    got = unpack(packed)
+    assert got == verdict
+    assert type(got) is type(verdict)  # a Checked again, not a look-alike tuple
+    if verdict is not None and type(verdict) is Checked:
+        assert type(packed) is tuple  # what makes it cheap to pickle
