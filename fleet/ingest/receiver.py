@@ -49,6 +49,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig
 from fleet.ingest import child, lean_properties, puback
+from fleet.ingest.readahead import ReadAheadClient
 from protocol import topics
 
 FLUSH_TIMEOUT_S = 5.0
@@ -119,8 +120,8 @@ class _Receiver:
 
     # -- paho callbacks (called from loop_read, in this thread) ---------------------------------
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
+    def _make_client(self) -> ReadAheadClient:
+        client = ReadAheadClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.settings.client_id,
             protocol=mqtt.MQTTv5,
@@ -208,15 +209,19 @@ class _Receiver:
                 readable.append(sock)
                 if self.client.want_write():
                     writable.append(sock)
-            pending_tls = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-            timeout = 0.0 if self._buffer or pending_tls else self._timeout()
+            # Bytes already read (by TLS, or ahead by the client) are not seen by select.
+            pending = sock is not None and (
+                self.client.buffered() > 0
+                or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+            )
+            timeout = 0.0 if self._buffer or pending else self._timeout()
             try:
                 r, w, _ = select.select(readable, writable, [], timeout)
             except (OSError, ValueError):
                 self._lost()  # the socket broke under us; reconnect() replaces it
                 continue
-            if sock is not None and (sock in r or pending_tls):
-                self._check(self.client.loop_read())
+            if sock is not None and (sock in r or pending):
+                self._check(self._read())
             elif self._buffer:
                 self._forward()  # nothing more to read at once: hand over what came
             if sock is not None and sock in w and self._up:
@@ -230,6 +235,18 @@ class _Receiver:
                 next_misc = now + _TICK_S
                 self._check(self.client.loop_misc())
         self._finish()
+
+    def _read(self) -> int:
+        """paho reads one packet per ``loop_read``; read on while more are already here, up to
+        a hand-over's worth, so a burst costs one ``select`` per :data:`_FORWARD_MAX`."""
+        rc = self.client.loop_read()
+        while (
+            rc == mqtt.MQTT_ERR_SUCCESS
+            and self.client.buffered() > 0
+            and len(self._buffer) < _FORWARD_MAX
+        ):
+            rc = self.client.loop_read()
+        return rc
 
     def _timeout(self) -> float:
         if not self._up:

@@ -1,0 +1,89 @@
+"""The receiver's read-ahead hands paho exactly the bytes of the stream, in order, in pieces no
+larger than asked — over a real socket pair, whatever the chunking on either side."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paho.mqtt.enums import CallbackAPIVersion
+
+from fleet.ingest.readahead import ReadAheadClient
+
+
+def _client_on(sock: socket.socket) -> ReadAheadClient:
+    client = ReadAheadClient(CallbackAPIVersion.VERSION2, client_id="t")
+    client._sock = sock  # what paho's connect() leaves there
+    return client
+
+
+@settings(max_examples=60)
+@given(
+    writes=st.lists(st.binary(min_size=1, max_size=3000), min_size=1, max_size=12),
+    asks=st.lists(st.integers(1, 5000), min_size=1, max_size=40),
+)
+def test_reads_return_the_stream_in_order_and_never_more_than_asked(
+    writes: list[bytes], asks: list[int]
+) -> None:
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _client_on(ours)
+    try:
+        for chunk in writes:
+            theirs.sendall(chunk)
+        theirs.close()  # end of stream after the writes
+        sent = b"".join(writes)
+        got = bytearray()
+        i = 0
+        while True:
+            ask = asks[i % len(asks)]
+            i += 1
+            piece = client._sock_recv(ask)
+            assert len(piece) <= ask
+            if not piece:
+                break  # end of stream, only once everything was handed over
+            got += piece
+            assert client.buffered() >= 0
+        assert bytes(got) == sent
+        assert client.buffered() == 0
+    finally:
+        ours.close()
+
+
+def test_an_empty_socket_says_so_like_paho_and_nothing_is_buffered() -> None:
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _client_on(ours)
+    try:
+        with pytest.raises(BlockingIOError):
+            client._sock_recv(1)
+        theirs.sendall(b"\x30\x05hello")
+        assert client._sock_recv(1) == b"\x30"  # one recv took all seven bytes ...
+        assert client.buffered() == 6  # ... and keeps the rest for paho's next reads
+        assert client._sock_recv(1) == b"\x05"
+        assert client._sock_recv(100) == b"hello"
+        assert client.buffered() == 0
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_bytes_of_an_old_connection_are_never_read_on_a_new_one() -> None:
+    old, old_peer = socket.socketpair()
+    new, new_peer = socket.socketpair()
+    for s in (old, new):
+        s.setblocking(False)
+    client = _client_on(old)
+    try:
+        old_peer.sendall(b"stale-bytes")
+        assert client._sock_recv(1) == b"s"
+        assert client.buffered() == 10
+        client._sock = new  # reconnected
+        assert client.buffered() == 0
+        new_peer.sendall(b"fresh")
+        assert client._sock_recv(100) == b"fresh"
+    finally:
+        for s in (old, old_peer, new, new_peer):
+            s.close()
