@@ -105,6 +105,8 @@ class SyncClient:
         self._next_health = time.monotonic()
         self._attempt = 0
         self._next_connect = 0.0
+        self._connack_by = 0.0
+        """While a CONNECT is unanswered: when to give up on it and try again."""
         self._connection_no = 0
         self._applier: DocumentApplier | None = None
         self.changed = threading.Condition()
@@ -147,9 +149,13 @@ class SyncClient:
         self._applier = DocumentApplier(self._conn, self.origin, self.settings, self._clock)
         try:
             while not self._stop.is_set():
-                client = self._client
-                if client is None or not self._connected.is_set():
+                # One connection attempt at a time: a CONNACK may take seconds on a slow
+                # store link or a TLS handshake, and a second CONNECT with the same client id
+                # makes the broker drop the first — a till that never comes online.
+                if self._client is None:
                     self._maybe_connect()
+                elif not self._connected.is_set() and time.monotonic() >= self._connack_by:
+                    self._lost(f"no answer to CONNECT within {self.settings.connect_timeout_s:g} s")
                 client = self._client
                 if client is not None:
                     rc = client.loop(timeout=0.02)
@@ -224,6 +230,7 @@ class SyncClient:
             self._backoff(f"cannot reach the broker at {s.host}:{s.port}: {exc}")
             return
         self._client = client
+        self._connack_by = time.monotonic() + s.connect_timeout_s
 
     def _backoff(self, why: str) -> None:
         delay = min(30.0, 0.25 * 2 ** min(self._attempt, 8)) * (0.5 + self._rng.random())
@@ -240,6 +247,12 @@ class SyncClient:
             client.on_disconnect = None
             with contextlib.suppress(OSError):
                 client.disconnect()
+            # The client is dropped here: close its socket now rather than whenever it is
+            # collected, so an abandoned attempt does not hold a connection at the broker.
+            sock = client.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
         self._inflight.clear()
         self._backoff(why)
         if was:

@@ -12,6 +12,7 @@
     max_inflight = 50                    # uplink events published but not yet PUBACKed
     ack_timeout_s = 15                   # no ack from HQ for this long: publish again
     keepalive_s = 30
+    connect_timeout_s = 15               # no CONNACK for this long: drop the attempt, retry
     health_interval_s = 60               # device.health (HQ's device_config overrides it)
     trusted_keys = [{ key_id = "hq-1", public_key = "…" }]  # until HQ's device_config arrives
 """
@@ -39,6 +40,7 @@ class SyncSettings:
     max_inflight: int = 50
     ack_timeout_s: float = 15.0
     keepalive_s: int = 30
+    connect_timeout_s: float = 15.0
     health_interval_s: float = 60.0
     session_expiry_s: int = 7 * 24 * 3600
     trusted_keys: tuple[tuple[str, str], ...] = ()
@@ -54,6 +56,7 @@ _KEYS = {
     "max_inflight",
     "ack_timeout_s",
     "keepalive_s",
+    "connect_timeout_s",
     "health_interval_s",
     "session_expiry_s",
     "trusted_keys",
@@ -109,6 +112,7 @@ def from_table(table: dict[str, Any], base: Path) -> SyncSettings:
         max_inflight=int(number("max_inflight", 50, 1, 1000)),
         ack_timeout_s=number("ack_timeout_s", 15, 0.1, 3600),
         keepalive_s=int(number("keepalive_s", 30, 5, 3600)),
+        connect_timeout_s=number("connect_timeout_s", 15, 1, 600),
         health_interval_s=number("health_interval_s", 60, 0.1, 86400),
         session_expiry_s=int(number("session_expiry_s", 7 * 24 * 3600, 0, 2**31)),
         trusted_keys=tuple(keys),

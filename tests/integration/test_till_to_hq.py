@@ -7,6 +7,7 @@ the tests wait for :meth:`IngestWorker.wait_projected` before reading them."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from fleet.db import connect
 from fleet.ingest import IngestWorker
 from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto
+from hil.services.slow_link import SlowLink, slow_link
 from tests.edge.tillkit import config, ok, open_till, ready
 from tests.fleet import readback
 from tests.fleet.test_ingest import _config
@@ -47,7 +49,7 @@ def running(worker: IngestWorker) -> Iterator[IngestWorker]:
 
 @contextmanager
 def syncing(
-    path: Path, broker: Mosquitto, signer: Signer, *, ack_timeout_s: float = 5
+    path: Path, broker: Mosquitto | SlowLink, signer: Signer, *, ack_timeout_s: float = 5
 ) -> Iterator[SyncClient]:
     c = config()
     sync = SyncClient(
@@ -147,3 +149,61 @@ def test_500_sales_while_the_broker_is_down_arrive_exactly_once(
         assert count == distinct == 500
         seqs = [int(r["seq"]) for r in hq.execute("SELECT seq FROM events ORDER BY seq")]
         assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_till_behind_a_slow_link_comes_online_once_and_syncs(
+    tmp_path: Path, mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer
+) -> None:
+    """A shop on 4G: every byte 250 ms late each way, so a CONNACK takes half a second. The till
+    waits for it instead of connecting again (which made the broker drop the first attempt,
+    forever)."""
+    path = tmp_path / "till.db"
+    _sell(ready(open_till(path)), 5)
+    with (
+        slow_link((mosquitto.host, mosquitto.port), delay_s=0.25) as link,
+        running(IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)) as worker,
+        syncing(path, link, signer) as sync,
+    ):
+        assert sync.wait_for(lambda _s: _depth(path) == 0, WAIT), sync.stats
+        assert sync.stats.connects == 1
+        assert worker.wait_projected(WAIT)
+    with connect(fleet_db_url) as hq:
+        assert hq.scalar("SELECT COUNT(*) FROM sales") == 5
+
+
+def test_a_connect_nobody_answers_is_given_up_and_tried_again(tmp_path: Path) -> None:
+    """A broker port that accepts and then says nothing (a hung broker, a captive portal): after
+    ``connect_timeout_s`` the till closes that connection and tries again."""
+    from edge.sync.settings import SyncSettings
+    from tests.edge.tillkit import config
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(WAIT)
+    path = tmp_path / "till.db"
+    ready(open_till(path))
+    c = config()
+    sync = SyncClient(
+        path,
+        outbox.Origin(c.tenant, c.store, c.device),
+        SyncSettings(
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            health_interval_s=3600,
+            connect_timeout_s=1,
+        ),
+    )
+    sync.start()
+    try:
+        first, _ = silent.accept()
+        first.settimeout(WAIT)
+        assert first.recv(65536)[:1] == b"\x10"  # a CONNECT, left unanswered
+        rest = b""
+        while chunk := first.recv(65536):  # ... until the till gives up and closes it
+            rest += chunk
+        second, _ = silent.accept()  # and then it tries again
+        second.close()
+        first.close()
+        assert sync.stats.connects == 0
+    finally:
+        sync.stop()
+        silent.close()

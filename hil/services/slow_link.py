@@ -1,0 +1,105 @@
+"""A TCP relay on loopback that delays every byte, both ways: a store's slow uplink, on the rig.
+
+A till in a shop often reaches HQ's broker over DSL or 4G, with round trips of 100–600 ms; on
+loopback everything answers in microseconds, and code that quietly assumes that (a CONNACK
+"surely" back within one short poll) passes every test and fails in the field. Put this between
+a client and a real broker to see the difference.
+
+Order is kept and nothing is lost; each chunk read is sent ``delay_s`` after it arrived. One
+thread per direction reads, one sends; closing either side closes the other, as a real
+connection that drops does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class SlowLink:
+    """Listens on ``127.0.0.1:port`` and relays each connection to ``upstream``."""
+
+    def __init__(self, upstream: tuple[str, int], delay_s: float) -> None:
+        self.upstream = upstream
+        self.delay_s = delay_s
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = "127.0.0.1", self._server.getsockname()[1]
+        self._closing = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._accepter = threading.Thread(target=self._accept, name="slow-link", daemon=True)
+        self._accepter.start()
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                near, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            try:
+                far = socket.create_connection(self.upstream)
+            except OSError:
+                near.close()
+                continue
+            with self._lock:
+                self._socks += [near, far]
+            for src, dst in ((near, far), (far, near)):
+                self._pipe(src, dst)
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def read() -> None:
+            while True:
+                try:
+                    data = src.recv(65536)
+                except OSError:
+                    data = b""
+                chunks.put((time.monotonic() + self.delay_s, data))
+                if not data:
+                    return
+
+        def send() -> None:
+            while True:
+                due, data = chunks.get()
+                wait = due - time.monotonic()
+                if wait > 0 and self._closing.wait(wait):
+                    return
+                if not data:
+                    with contextlib.suppress(OSError):
+                        dst.shutdown(socket.SHUT_WR)
+                    return
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        src.shutdown(socket.SHUT_RDWR)  # the other side is gone: end this one
+                    return
+
+        for target in (read, send):
+            threading.Thread(target=target, name="slow-link-pipe", daemon=True).start()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._server.close()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self._accepter.join(5)
+
+
+@contextmanager
+def slow_link(upstream: tuple[str, int], delay_s: float) -> Iterator[SlowLink]:
+    link = SlowLink(upstream, delay_s)
+    try:
+        yield link
+    finally:
+        link.close()
