@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -49,8 +50,14 @@ def running(worker: IngestWorker) -> Iterator[IngestWorker]:
 
 @contextmanager
 def syncing(
-    path: Path, broker: Mosquitto | SlowLink, signer: Signer, *, ack_timeout_s: float = 5
+    path: Path,
+    broker: Mosquitto | SlowLink,
+    signer: Signer,
+    *,
+    ack_timeout_s: float = 5,
+    **settings: Any,
 ) -> Iterator[SyncClient]:
+    """The till's sync client for the store at ``path``; ``settings``: more SyncSettings."""
     c = config()
     sync = SyncClient(
         path,
@@ -61,6 +68,7 @@ def syncing(
             trusted_keys=((signer.key_id, signer.public_key_text),),
             health_interval_s=3600,
             ack_timeout_s=ack_timeout_s,
+            **settings,
         ),
     )
     sync.start()

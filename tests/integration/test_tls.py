@@ -17,9 +17,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.store import outbox
-from edge.sync.client import SyncClient
-from edge.sync.settings import SyncSettings
 from fleet.config import BrokerConfig
 from fleet.db import connect
 from fleet.ingest import IngestWorker
@@ -27,7 +24,7 @@ from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto, running_broker
 from tests.edge.tillkit import config, open_till, ready
 from tests.fleet.test_ingest import _config
-from tests.integration.test_till_to_hq import WAIT, _depth, _sell, running
+from tests.integration.test_till_to_hq import WAIT, _depth, _sell, running, syncing
 from tests.tlskit import TestCA
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
@@ -77,25 +74,18 @@ def test_a_till_and_hq_with_their_certificates_sync_over_tls(
             key_file=hq_id.key,
         ),
     )
-    sync = SyncClient(
-        path,
-        outbox.Origin(c.tenant, c.store, c.device),
-        SyncSettings(
-            host=tls_broker.host,
-            port=tls_broker.port,
-            trusted_keys=((signer.key_id, signer.public_key_text),),
-            health_interval_s=3600,
+    with (
+        running(IngestWorker(hq, signer)) as worker,
+        syncing(
+            path,
+            tls_broker,
+            signer,
             ca_file=pki.ca_file,
             cert_file=till_id.cert,
             key_file=till_id.key,
-        ),
-    )
-    with running(IngestWorker(hq, signer)) as worker:
-        sync.start()
-        try:
-            assert sync.wait_for(lambda _s: _depth(path) == 0, WAIT), sync.stats
-        finally:
-            sync.stop()
+        ) as sync,
+    ):
+        assert sync.wait_for(lambda _s: _depth(path) == 0, WAIT), sync.stats
         assert worker.wait_projected(WAIT)
     with connect(fleet_db_url) as db:
         assert db.scalar("SELECT count(*) AS n FROM events WHERE type = 'sale.completed'") == 40

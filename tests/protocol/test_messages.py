@@ -279,6 +279,21 @@ class _NoteV3(Body, frozen=True):
     UPGRADED: ClassVar[int] = 0
 
 
+def _note_wire(body: Body) -> bytes:
+    """A test note event as bytes, encoded without the current registry's checks."""
+    return msgspec.json.encode(
+        make_event(
+            body,
+            event_id=uuid7(5, b"\x00" * 10),
+            tenant="t",
+            store="s",
+            device="d",
+            seq=1,
+            occurred_at=NOW,
+        )
+    )
+
+
 def test_receiver_accepts_current_and_previous_version_and_upgrades() -> None:
     reg = Registry("uplink")
     reg.register(_NoteV1)
@@ -286,19 +301,7 @@ def test_receiver_accepts_current_and_previous_version_and_upgrades() -> None:
     reg.register(_NoteV3, lambda b: _NoteV3(text=b.text, lang=b.lang, urgent=False))
     assert reg.accepted("test.note") == (2, 3)
 
-    def wire(body: Body) -> bytes:
-        return msgspec.json.encode(
-            make_event(
-                body,
-                event_id=uuid7(5, b"\x00" * 10),
-                tenant="t",
-                store="s",
-                device="d",
-                seq=1,
-                occurred_at=NOW,
-            )
-        )
-
+    wire = _note_wire
     old = decode_event(wire(_NoteV2(text="hi", lang="fr")), registry=reg)
     assert old.schema == 3
     assert old.body == _NoteV3(text="hi", lang="fr", urgent=False)
@@ -315,17 +318,7 @@ def test_receiver_accepts_current_and_previous_version_and_upgrades() -> None:
 def test_a_new_version_registered_replaces_the_one_pass_decoder_of_its_type() -> None:
     reg = Registry("uplink")
     reg.register(_NoteV2)
-    v2 = msgspec.json.encode(
-        make_event(
-            _NoteV2(text="hi", lang="fr"),
-            event_id=uuid7(5, b"\x00" * 10),
-            tenant="t",
-            store="s",
-            device="d",
-            seq=1,
-            occurred_at=NOW,
-        )
-    )
+    v2 = _note_wire(_NoteV2(text="hi", lang="fr"))
     assert decode_event(v2, registry=reg, expect="test.note").body == _NoteV2(text="hi", lang="fr")
     reg.register(_NoteV3, lambda b: _NoteV3(text=b.text, lang=b.lang, urgent=False))
     upgraded = decode_event(v2, registry=reg, expect="test.note")
