@@ -322,27 +322,28 @@ class DeadLetter:
     payload: bytes
 
 
-def lock_dead_letters(conn: Connection, ids: Sequence[int]) -> set[int]:
-    """Those of ``ids`` that are still dead letters, locked until COMMIT.
+def lock_dead_letters(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
+    """Those of ``ids`` that are still dead letters, with their topic and payload, locked until
+    COMMIT.
 
     A replay takes its letters first: of two replays of one letter the second waits here and
     then finds it gone (stored) or rewritten (refused again), never a copy to store or record
-    twice. Locked in id order, so two replays with overlapping ids cannot deadlock; SQLite's
-    one writer serialises them anyway.
+    twice. The caller compares topic and payload with what it read before: on SQLite an id
+    freed by a deleted letter can be given to the next one, which is then another message.
+    Locked in id order, so two replays with overlapping ids cannot deadlock; SQLite's one
+    writer serialises them anyway.
     """
-    present: set[int] = set()
+    present: dict[int, tuple[str, bytes]] = {}
     wanted = sorted(set(ids))
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start : start + _IN_CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        present.update(
-            int(i)
-            for i in conn.column(
-                f"SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id IN ({marks})"
-                f" ORDER BY dead_letter_id{conn.lock_clause()}",
-                chunk,
-            )
-        )
+        for row in conn.execute(
+            f"SELECT dead_letter_id, topic, payload FROM dead_letters"
+            f" WHERE dead_letter_id IN ({marks}) ORDER BY dead_letter_id{conn.lock_clause()}",
+            chunk,
+        ):
+            present[int(row["dead_letter_id"])] = (str(row["topic"]), bytes(row["payload"]))
     return present
 
 

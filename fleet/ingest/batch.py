@@ -153,10 +153,11 @@ def apply_batch(
 
     ``letters``: when the batch replays dead letters (``fleet.ingest.replay``), each message's
     dead letter id, in order. They are locked first (:func:`~fleet.db.events.lock_dead_letters`)
-    and a message whose letter is gone meanwhile — another replay took it — is left out
-    (``BatchResult.letters_gone``). A message stored, or found stored, loses its letter in the
-    same transaction, so it is never both stored and dead, nor neither; one refused again keeps
-    its letter, under its id, with today's reason.
+    and a message whose letter is gone meanwhile — another replay took it — or now holds
+    another message (an id reused on SQLite) is left out (``BatchResult.letters_gone``). A
+    message stored, or found stored, loses its letter in the same transaction, so it is never
+    both stored and dead, nor neither; one refused again keeps its letter, under its id, with
+    today's reason.
     """
     result = BatchResult()
     valid: list[tuple[DeviceKey, int, int, Incoming, Event[Body] | Checked]] = []
@@ -172,11 +173,16 @@ def apply_batch(
 
     with conn.transaction():
         if letters is not None:
-            present = lock_dead_letters(conn, letters)
-            result.letters_gone = len(batch) - sum(1 for lid in letters if lid in present)
+            locked = lock_dead_letters(conn, letters)
+            present = {
+                i
+                for i, (lid, msg) in enumerate(zip(letters, batch, strict=True))
+                if locked.get(lid) == (msg.topic, msg.payload)  # the same message still
+            }
+            result.letters_gone = len(batch) - len(present)
             if result.letters_gone:
-                valid = [v for v in valid if letters[v[2]] in present]
-                invalid = [v for v in invalid if letters[v[0]] in present]
+                valid = [v for v in valid if v[2] in present]
+                invalid = [v for v in invalid if v[0] in present]
             result.refusals.update(why.reason[:2000] for _, _, why in invalid)
         seen_at: dict[DeviceKey, dt.datetime] = {}
         for key, _, _, msg, _ in valid:

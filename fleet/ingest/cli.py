@@ -70,5 +70,7 @@ def replay_command(config_path: Path, ids: tuple[int, ...], everything: bool) ->
                 else ""
             )
         )
+    if result.projection_deferred is not None:
+        click.echo(f"projection left to the ingest workers: {result.projection_deferred}", err=True)
     for reason, n in result.reasons.most_common():
         click.echo(f"  {n} × {reason}")

@@ -19,7 +19,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from fleet.db import Connection, Outcome, Row, project_pending
+from fleet.db import Connection, DatabaseError, Outcome, Row, project_pending
 from fleet.ingest import validator
 from fleet.ingest.batch import Incoming, apply_batch
 from fleet.ingest.status import is_status_topic
@@ -53,6 +53,9 @@ class ReplayResult:
     projected: int = 0
     """Queued events this replay projected afterwards (the replayed ones first)."""
     projection_failed: int = 0
+    projection_deferred: str | None = None
+    """Why projecting afterwards stopped early (a database error), if it did: the stored events
+    wait in the queue for a worker's projector."""
     reasons: Counter[str] = field(default_factory=Counter)
     """Why those still invalid are refused now (reason → how many)."""
 
@@ -139,11 +142,16 @@ def _replay_rows(conn: Connection, tenant: str, rows: list[Row], result: ReplayR
 
 
 def _project(conn: Connection, result: ReplayResult) -> None:
-    """Project at least as many queued events as the replay stored (the queue is in event
-    order, and replayed events are old, so theirs come first), or until none waits."""
-    while result.projected + result.projection_failed < result.stored:
-        done = project_pending(conn)
-        if not done.taken:
-            break
-        result.projected += done.projected
-        result.projection_failed += done.failed
+    """Project as many queued events as the replay stored (the queue is in event order, and
+    replayed events are old, so theirs come first) — fewer if a worker's projector is taking
+    them meanwhile. The replay itself is committed by now: a failure here only leaves the
+    rest to the workers' projectors, and is reported, not raised."""
+    try:
+        while result.projected + result.projection_failed < result.stored:
+            done = project_pending(conn)
+            if not done.taken:
+                break
+            result.projected += done.projected
+            result.projection_failed += done.failed
+    except DatabaseError as exc:
+        result.projection_deferred = str(exc)

@@ -216,3 +216,38 @@ def test_two_replays_at_once_store_each_letter_once_and_keep_one_letter_per_refu
         left = _letters_all(conn)
         assert [letter for letter, _ in left] == before[:200]  # same ids, none added
         assert all("is another event's" in reason for _, reason in left)
+
+
+def test_a_letter_id_reused_by_another_message_is_not_taken_for_the_replayed_one(
+    fleet_db: Connection,
+) -> None:
+    """SQLite gives a deleted letter's id to the next letter: a replay still holding what it read
+    earlier must not delete (or rewrite) that other message's letter."""
+    payload = samples.wire(samples.sale(1), 1)
+    letter = _dead(fleet_db, payload)
+    stale = [Incoming(TOPIC, payload, RECEIVED)]  # read by a replay that has not locked yet
+    replay(fleet_db, "acme")  # another replay stores it and deletes its letter
+    apply_batch(fleet_db, [Incoming(TOPIC, b"{not json", RECEIVED)], "acme")  # live: refused
+    [other] = list_letters(fleet_db, limit=10)
+    again = apply_batch(fleet_db, stale, "acme", letters=[letter])
+    assert again.letters_gone == 1
+    assert [d.dead_letter_id for d in list_letters(fleet_db, limit=10)] == [other.dead_letter_id]
+    assert list_letters(fleet_db, limit=10)[0].reason == other.reason
+
+
+def test_a_projection_that_fails_after_the_replay_is_reported_not_raised(tmp_path: Path) -> None:
+    from fleet.db import connect
+
+    with connect(f"sqlite://{tmp_path / 'fleet.db'}") as conn:
+        _dead(conn, samples.wire(samples.sale(1), 1))
+        conn.execute(
+            "CREATE TRIGGER no_projection BEFORE DELETE ON projection_queue"
+            " BEGIN SELECT RAISE(ABORT, 'projection is broken today'); END"
+        )
+        result = replay(conn, "acme")
+        assert result.stored == 1  # committed before projecting
+        assert result.projected == 0
+        assert result.projection_deferred is not None
+        assert "projection is broken today" in result.projection_deferred
+        assert _letters(conn) == []
+        assert conn.scalar("SELECT count(*) AS n FROM projection_queue") == 1  # for the workers
