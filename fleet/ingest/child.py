@@ -92,10 +92,13 @@ def wait_ready(pipe: Connection, timeout: float, stop: threading.Event | None = 
     helpers start must not sit out their start-up timeout)."""
     deadline = time.monotonic() + timeout
     try:
-        while not pipe.poll(_STOP_CHECK_S if stop is not None else timeout):
-            if (stop is not None and stop.is_set()) or time.monotonic() >= deadline:
+        while True:
+            if stop is not None and stop.is_set():
                 return False
-        return bool(pipe.recv() == ("ready",))
+            if pipe.poll(_STOP_CHECK_S if stop is not None else timeout):
+                return bool(pipe.recv() == ("ready",))
+            if time.monotonic() >= deadline:
+                return False
     except (EOFError, OSError):
         return False
 

@@ -11,11 +11,13 @@ be waiting, without a ``select`` in between.
 Only ``_sock_recv`` is overridden — paho's single point of reading since 1.6 — so parsing,
 keepalive bookkeeping and error handling stay paho's. Should a paho release read another way,
 the override is simply not called: :meth:`~ReadAheadClient.buffered` stays 0 and the receiver
-works as with plain paho.
+works as with plain paho. Over TLS one ``recv`` returns one record — one packet, as Mosquitto
+writes them — so there it reads on until the socket has nothing more at once.
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -43,10 +45,29 @@ class ReadAheadClient(mqtt.Client):
             data = super()._sock_recv(READ_SIZE)  # BlockingIOError when nothing is there
             if not data:
                 return data  # end of stream: paho reports the connection lost
+            if isinstance(sock, ssl.SSLSocket):
+                data = self._more_records(data)
             self._ahead, at = data, 0
         end = at + bufsize
         self._ahead_at = end
         return self._ahead[at:end]
+
+    def _more_records(self, data: bytes) -> bytes:
+        """TLS hands over one record per ``recv`` (Mosquitto writes a record per packet), so
+        read on until the socket has nothing more at once; an end of stream met here is met
+        again by the next read, after these bytes."""
+        parts = [data]
+        size = len(data)
+        while size < READ_SIZE:
+            try:
+                more = super()._sock_recv(READ_SIZE - size)
+            except BlockingIOError:
+                break
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+        return b"".join(parts)
 
     def buffered(self) -> int:
         """Bytes read from the current connection that paho has not taken yet."""

@@ -215,6 +215,8 @@ class IngestWorker:
                     if self._stop.is_set():
                         raise _StoppedWhileStartingError
                     raise ReceiverLostError(f"the {role} process did not start; see the log")
+            if self._stop.is_set():  # told meanwhile, after the last look
+                raise _StoppedWhileStartingError
             # Only now take messages from the broker: they can be checked and stored at once.
             rproc, self._pipe = child.start("receiver", settings, self.client_id, link=to_validator)
             started.append(rproc)

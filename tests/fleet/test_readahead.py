@@ -4,6 +4,9 @@ larger than asked — over a real socket pair, whatever the chunking on either s
 from __future__ import annotations
 
 import socket
+import ssl
+import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet.ingest.readahead import ReadAheadClient
+from tests.tlskit import TestCA
 
 
 def _client_on(sock: socket.socket) -> ReadAheadClient:
@@ -87,3 +91,36 @@ def test_bytes_of_an_old_connection_are_never_read_on_a_new_one() -> None:
     finally:
         for s in (old, old_peer, new, new_peer):
             s.close()
+
+
+def test_over_tls_it_reads_on_past_the_first_record(tmp_path: Path) -> None:
+    """TLS returns one record per recv and Mosquitto writes a record per packet: without
+    reading on, read-ahead would hold one packet at a time over TLS."""
+    pki = TestCA(tmp_path / "pki")
+    server_id = pki.server()
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(server_id.cert, server_id.key)
+    client_ctx = ssl.create_default_context(cafile=str(pki.ca_file))
+    raw_ours, raw_theirs = socket.socketpair()
+    records = [bytes([n]) * 100 for n in range(50)]
+    served = threading.Event()
+
+    def serve() -> None:
+        with server_ctx.wrap_socket(raw_theirs, server_side=True) as tls:
+            for record in records:
+                tls.sendall(record)  # one TLS record each
+            served.set()
+            tls.recv(1)  # until the client is done
+
+    server = threading.Thread(target=serve)
+    server.start()
+    ours = client_ctx.wrap_socket(raw_ours, server_hostname="localhost")
+    try:
+        assert served.wait(30)
+        ours.setblocking(False)
+        client = _client_on(ours)
+        assert client._sock_recv(1) == records[0][:1]
+        assert client.buffered() == 50 * 100 - 1  # every record, from one call
+    finally:
+        ours.close()
+        server.join(30)

@@ -8,6 +8,7 @@ the tests wait for :meth:`IngestWorker.wait_projected` before reading them."""
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -203,12 +204,17 @@ def test_a_connect_nobody_answers_is_given_up_and_tried_again(tmp_path: Path) ->
     sync.start()
     try:
         first, _ = silent.accept()
+        opened = time.monotonic()
         first.settimeout(WAIT)
         assert first.recv(65536)[:1] == b"\x10"  # a CONNECT, left unanswered
-        rest = b""
-        while chunk := first.recv(65536):  # ... until the till gives up and closes it
-            rest += chunk
-        second, _ = silent.accept()  # and then it tries again
+        while first.recv(65536):  # ... until the till gives up and closes it
+            pass
+        # Not before its timeout (the old loop connected again after 20 ms, again and again).
+        assert time.monotonic() - opened >= 0.8
+        second, _ = silent.accept()  # and then it tries again, once
+        silent.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            silent.accept()  # no third attempt queued behind the second
         second.close()
         first.close()
         assert sync.stats.connects == 0
