@@ -76,7 +76,9 @@ class Peer:
         *,
         client_id: str,
         subscribe: Sequence[str] = (),
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
+        """``tls``: CA file, client certificate and key, to connect with a certificate."""
         self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
         self._cond = threading.Condition()
         self._pubacks: dict[int, ReasonCode] = {}
@@ -88,6 +90,9 @@ class Peer:
         )
         if user is not None:
             self.client.username_pw_set(user, password)
+        if tls is not None:
+            ca, cert, key = tls
+            self.client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self.client.on_message = lambda _c, _u, m: self.messages.put(
@@ -152,6 +157,10 @@ class Peer:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        # paho closes its wake-up socket pair only in __del__; this client sits in a reference
+        # cycle (its callbacks hold this Peer), so that would wait for a GC pass during some
+        # later test and fail it with a ResourceWarning.
+        self.client._reset_sockets()
 
 
 @dataclass

@@ -17,12 +17,23 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from fleet import broker as fb
 from fleet.config import BrokerConfig
 from fleet.db import connect
 from fleet.ingest import IngestWorker
 from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto, running_broker
+from protocol import topics
 from tests.edge.tillkit import config, open_till, ready
+from tests.fleet import samples
+from tests.fleet.test_broker_acl import (
+    ACCEPTED,
+    DEVICES,
+    NOT_AUTHORIZED,
+    NOW,
+    TENANT,
+    Peer,
+)
 from tests.fleet.test_ingest import _config
 from tests.integration.test_till_to_hq import WAIT, _depth, _sell, running, syncing
 from tests.tlskit import TestCA
@@ -111,3 +122,56 @@ def test_a_client_without_a_certificate_is_turned_away(tls_broker: Mosquitto, pk
     finally:
         client.loop_stop()
     assert not connected.is_set()
+
+
+def test_a_certificates_common_name_is_the_user_the_fleet_acl_confines(
+    tmp_path: Path, pki: TestCA
+) -> None:
+    """The production path of ``fleet.broker``: the files ``fleet broker-config`` writes, on a
+    TLS listener that takes the certificate's common name as the user. A till with its own
+    certificate may publish under its own topics and not under another till's."""
+    registry = tmp_path / "registry"
+    with connect(f"sqlite://{tmp_path / 'registry.db'}") as conn:
+        for key in DEVICES:
+            fb.register_device(conn, key.tenant, key.store, key.device, now=NOW)
+        files = fb.write_broker_files(
+            registry,
+            fb.registered_devices(conn, TENANT),
+            fb.create_secret(registry / fb.SECRET_FILE),
+            tenant=TENANT,
+        )
+    server = pki.server()
+    listener = [
+        "user root",
+        f"cafile {pki.ca_file}",
+        f"certfile {server.cert}",
+        f"keyfile {server.key}",
+        "require_certificate true",
+        "use_identity_as_username true",
+        files.conf_file.read_text(),
+    ]
+    with running_broker(tmp_path / "mosquitto", extra_config="\n".join(listener)) as broker:
+        till_1 = pki.client("till-1")
+        ingest_id = pki.client(fb.INGEST_USER)
+        peers = [
+            Peer(
+                broker,
+                None,
+                None,
+                client_id="ingest",
+                subscribe=[topics.uplink_filter("ingest")],
+                tls=(pki.ca_file, ingest_id.cert, ingest_id.key),
+            ),
+            Peer(broker, None, None, client_id="t1", tls=(pki.ca_file, till_1.cert, till_1.key)),
+        ]
+        try:
+            ingest, till = (peer.ready() for peer in peers)
+            sale = samples.wire(samples.sale(1), 1, device="till-2")
+            forged = topics.uplink("s-001", "till-2", "sale.completed")
+            assert till.publish(forged, sale) == NOT_AUTHORIZED
+            own = topics.uplink("s-001", "till-1", "sale.completed")
+            assert till.publish(own, samples.wire(samples.sale(1), 1)) in ACCEPTED
+            assert ingest.until(own) == []  # the forged one never reached HQ
+        finally:
+            for peer in peers:
+                peer.close()
