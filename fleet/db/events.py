@@ -17,10 +17,10 @@ exact. On SQLite ``BEGIN IMMEDIATE`` serialises writers anyway.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from fleet.db.engine import Connection
 
@@ -124,7 +124,18 @@ _EVENT_COLUMNS = (
     "received_at",
     "payload",
 )
+_T = TypeVar("_T")
 _IN_CHUNK = 500
+REASON_MAX = 2000
+"""Characters of a dead letter's reason that are kept (a reason quoting a huge value is cut)."""
+
+
+def _in_chunks(values: Sequence[_T]) -> Iterator[tuple[list[_T], str]]:
+    """``values`` in pieces of at most :data:`_IN_CHUNK`, each with its ``?, ?, …`` list, so an
+    ``IN (…)`` stays within every driver's parameter limit."""
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = list(values[start : start + _IN_CHUNK])
+        yield chunk, ", ".join("?" for _ in chunk)
 
 
 def store_events(
@@ -175,9 +186,7 @@ def store_events(
     )
     refused = [ids[i] for i in candidates if ids[i] not in inserted]
     known: set[str] = set()
-    for start in range(0, len(refused), _IN_CHUNK):
-        chunk = refused[start : start + _IN_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(refused):
         known.update(conn.column(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk))
     new: list[tuple[str]] = []
     for i in candidates:
@@ -307,7 +316,7 @@ def record_dead_letter(
     conn.execute(
         "INSERT INTO dead_letters (received_at, topic, reason, error_path, payload)"
         " VALUES (?, ?, ?, ?, ?)",
-        [received_at, topic, reason[:2000], error_path, payload],
+        [received_at, topic, reason[:REASON_MAX], error_path, payload],
     )
 
 
@@ -334,10 +343,7 @@ def lock_dead_letters(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[s
     writer serialises them anyway.
     """
     present: dict[int, tuple[str, bytes]] = {}
-    wanted = sorted(set(ids))
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(sorted(set(ids))):
         for row in conn.execute(
             f"SELECT dead_letter_id, topic, payload FROM dead_letters"
             f" WHERE dead_letter_id IN ({marks}) ORDER BY dead_letter_id{conn.lock_clause()}",
@@ -349,9 +355,7 @@ def lock_dead_letters(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[s
 
 def delete_dead_letters(conn: Connection, ids: Sequence[int]) -> None:
     """Remove dead letters by id (those a replay has stored or found already stored)."""
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = list(ids[start : start + _IN_CHUNK])
-        marks = ", ".join("?" for _ in chunk)
+    for chunk, marks in _in_chunks(ids):
         conn.execute(f"DELETE FROM dead_letters WHERE dead_letter_id IN ({marks})", chunk)
 
 
@@ -360,7 +364,7 @@ def rewrite_dead_letters(conn: Connection, reasons: Sequence[tuple[int, str, str
     refused again is the same message, not a new one."""
     conn.executemany(
         "UPDATE dead_letters SET reason = ?, error_path = ? WHERE dead_letter_id = ?",
-        [(reason[:2000], path, letter) for letter, reason, path in reasons],
+        [(reason[:REASON_MAX], path, letter) for letter, reason, path in reasons],
     )
 
 
@@ -369,5 +373,5 @@ def record_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None
     conn.insert_rows(
         "dead_letters",
         ("received_at", "topic", "reason", "error_path", "payload"),
-        [(d.received_at, d.topic, d.reason[:2000], d.error_path, d.payload) for d in letters],
+        [(d.received_at, d.topic, d.reason[:REASON_MAX], d.error_path, d.payload) for d in letters],
     )

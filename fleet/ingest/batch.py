@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from fleet.db.engine import Connection
 from fleet.db.events import (
+    REASON_MAX,
     DeadLetter,
     DeviceKey,
     Outcome,
@@ -183,7 +184,7 @@ def apply_batch(
             if result.letters_gone:
                 valid = [v for v in valid if v[2] in present]
                 invalid = [v for v in invalid if v[0] in present]
-            result.refusals.update(why.reason[:2000] for _, _, why in invalid)
+            result.refusals.update(why.reason[:REASON_MAX] for _, _, why in invalid)
         seen_at: dict[DeviceKey, dt.datetime] = {}
         for key, _, _, msg, _ in valid:
             seen = seen_at.get(key)
