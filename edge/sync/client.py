@@ -94,6 +94,8 @@ class SyncClient:
         self._rng = random.Random()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._listening = threading.Event()
+        """The broker granted this connection's downlink subscriptions (its SUBACK came)."""
         self._thread: threading.Thread | None = None
         self._started = time.monotonic()
         self.stats = SyncStats()
@@ -130,6 +132,11 @@ class SyncClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_listening(self, timeout: float) -> bool:
+        """Block until the broker has granted this connection's downlink subscriptions: a
+        document published from then on reaches this till (tests and the demo)."""
+        return self._listening.wait(timeout)
 
     def wait_for(self, predicate: Callable[[SyncStats], bool], timeout: float) -> bool:
         """Block until ``predicate(stats)`` holds (tests and the demo; the till never waits)."""
@@ -177,6 +184,7 @@ class SyncClient:
             client.disconnect()
             client.loop(timeout=0.2)
         self._connected.clear()
+        self._listening.clear()
         if self._conn is not None:
             self._conn.close()
 
@@ -242,6 +250,7 @@ class SyncClient:
     def _lost(self, why: str) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        self._listening.clear()
         client, self._client = self._client, None
         if client is not None:
             client.on_disconnect = None
@@ -258,6 +267,14 @@ class SyncClient:
         if was:
             self._notify()
 
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Any
+    ) -> None:
+        if any(r.is_failure for r in reasons):
+            log.warning("downlink subscriptions refused: %s", [str(r) for r in reasons])
+        else:
+            self._listening.set()
+
     def _on_connect(
         self,
         client: mqtt.Client,
@@ -271,8 +288,10 @@ class SyncClient:
             return
         self._attempt = 0
         self.stats.connects += 1
-        for flt in topics.device_subscriptions(self.origin.store, self.origin.device):
-            client.subscribe(flt, qos=1)
+        client.on_subscribe = self._on_subscribe
+        client.subscribe(
+            [(flt, 1) for flt in topics.device_subscriptions(self.origin.store, self.origin.device)]
+        )
         self._publish_status("online")
         assert self._conn is not None
         self._cursor = outbox.first_seq(self._conn) or 1

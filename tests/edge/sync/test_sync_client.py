@@ -197,6 +197,7 @@ def test_bad_documents_are_rejected_with_their_reason_and_a_good_one_applies(
     now = datetime.now(UTC)
     try:
         assert sync.wait_connected(20)
+        assert sync.wait_listening(20)  # else the first documents can precede the SUBSCRIBE
         stranger = Ed25519PrivateKey.generate()
         bad = {
             "unknown_key": hq.sign(_price_book(99), scope=store_scope, key_id="someone"),
