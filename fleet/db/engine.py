@@ -227,6 +227,9 @@ class Connection:
         if returning is not None:
             tail += f" RETURNING {returning}"
         cols = ", ".join(columns)
+        if self.dialect is Dialect.POSTGRES and not tail:
+            self._copy_rows(table, cols, columns, rows)
+            return []
         if self.dialect is Dialect.POSTGRES:
             types = self._types_of(table)
             try:
@@ -248,6 +251,28 @@ class Connection:
             sql = head + ", ".join(one for _ in chunk) + tail
             out.extend(self._run(sql, flat, cache=False, adapted=True, scalar=scalar))
         return out
+
+    def _copy_rows(
+        self, table: str, cols: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """PostgreSQL: plain rows (no conflict handling, nothing returned) by ``COPY FROM STDIN``.
+
+        psycopg's C extension formats each row in C, where its array dumper for ``unnest``
+        walks every element in Python: a fifth of the projector's CPU per sale. COPY also
+        skips the planner and fires the same constraint triggers as INSERT.
+        """
+        adapted = [_adapt_column(list(col), _pg_value) for col in zip(*rows, strict=True)]
+        assert isinstance(self._raw, psycopg.Connection)
+        try:
+            with (
+                self._raw.cursor() as cur,
+                cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy,
+            ):
+                for row in zip(*adapted, strict=True):
+                    copy.write_row(row)
+        except driver_errors() as exc:
+            raise _wrap(exc, f"COPY {table} ({cols})") from exc
+        del columns
 
     def _types_of(self, table: str) -> dict[str, str]:
         """PostgreSQL: each column's SQL type (cached per connection: the schema is migrated
@@ -513,9 +538,13 @@ def _pg_value(value: Any) -> Any:
             return _common(value)  # refuses it
         return value
     if isinstance(value, dt.datetime):
+        if value.tzinfo is dt.UTC:
+            return value
         if value.tzinfo is None or value.utcoffset() is None:
             format_timestamp(value)  # refuses a naive one
-        return value
+        # In UTC: COPY's text form spells the offset, and the server refuses one beyond ±15:59
+        # that Python allows (up to ±23:59); the instant is the same.
+        return value.astimezone(dt.UTC)
     return _common(value)
 
 
@@ -524,14 +553,29 @@ _TEXT = frozenset({str, int, bytes, type(None)})
 
 
 def _adapt_column(values: list[Any], one: Callable[[Any], Any]) -> list[Any]:
-    """``[one(v) for v in values]``, skipped for the usual columns that need no change (ints,
-    bytes, NULLs, and text without NUL): one pass over the types instead of a call per value."""
+    """``[one(v) for v in values]``, with the common cases cheap: a column that needs no change
+    (ints, bytes, NULLs, text without NUL) is returned as it is after one pass over the types
+    and one search of its joined text, and a value repeated in consecutive rows — a sale's id
+    on each of its lines, its time on each stock row — is converted once."""
     kinds = set(map(type, values))
     if kinds <= _PLAIN:
         return values
-    if kinds <= _TEXT and not any("\x00" in v for v in values if type(v) is str):
-        return values
-    return [one(v) for v in values]
+    if kinds <= _TEXT:
+        texts = values if len(kinds) == 1 else [v for v in values if type(v) is str]
+        if "\x00" not in "".join(texts):
+            return values
+    out: list[Any] = []
+    last: Any = _NOTHING
+    done: Any = None
+    for value in values:
+        if value is not last:
+            done = one(value)
+            last = value
+        out.append(done)
+    return out
+
+
+_NOTHING = object()
 
 
 def _sqlite_params(params: Params) -> Any:

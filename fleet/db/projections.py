@@ -73,6 +73,9 @@ _INSERT = re.compile(r"INSERT INTO (\w+) \(([\w, ]+)\) VALUES \((?:\?, )*\?\)")
 
 @functools.lru_cache(maxsize=64)
 def _parse_insert(sql: str) -> tuple[str, tuple[str, ...]]:
+    """Table and columns of one of our ``INSERT`` statements (cached: a projection passes the
+    same few statements for every event)."""
+    sql = " ".join(sql.split())
     m = _INSERT.fullmatch(sql)
     if m is None:
         raise ValueError(f"not a plain single-row INSERT: {sql}")
@@ -99,7 +102,7 @@ class Writer:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Buffer rows for ``INSERT INTO t (cols) VALUES (?, ...)`` (our own SQL, parsed)."""
-        table, columns = _parse_insert(" ".join(sql.split()))
+        table, columns = _parse_insert(sql)
         batch = [tuple(r) for r in rows]
         if batch:
             self._pending.setdefault((table, columns), []).extend(batch)

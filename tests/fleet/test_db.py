@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet.db import (
@@ -112,6 +112,70 @@ def test_values_round_trip_identically_on_both_dialects(fleet_db: Connection) ->
     )
     assert total == 10_000_000_000_001
     assert type(total) is int
+
+
+_ANY_TEXT = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30
+)
+_ZONES = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone.min])
+_ROW = st.tuples(
+    st.integers(-(2**63), 2**63 - 1),
+    _ANY_TEXT | st.sampled_from(["\\N", "a\tb\nc\\d\re", "\\x00", ""]),
+    st.none() | _ANY_TEXT,
+    st.binary(max_size=30),
+    st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1), timezones=_ZONES),
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_ROW, max_size=25))
+def test_many_rows_store_exactly_what_one_row_at_a_time_stores(
+    fleet_db: Connection, rows: list[tuple[int, str, str | None, bytes, dt.datetime, bool]]
+) -> None:
+    """``insert_rows`` (on PostgreSQL a COPY, whose text format escapes tabs, newlines and
+    backslashes, and spells NULL ``\\N``) against one ``INSERT`` per row."""
+    pg = fleet_db.dialect is Dialect.POSTGRES
+    blob, stamp = ("BYTEA", "TIMESTAMPTZ") if pg else ("BLOB", "TEXT")
+    columns = ("n", "word", "maybe", "raw", "seen_at", "flag")
+    for table in ("many_rows", "one_row"):
+        fleet_db.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {table} (pos INTEGER, n BIGINT, word TEXT,"
+            f" maybe TEXT, raw {blob}, seen_at {stamp}, flag INTEGER)"
+        )
+    with fleet_db.transaction():
+        for table in ("many_rows", "one_row"):
+            fleet_db.execute(f"DELETE FROM {table}")
+        fleet_db.insert_rows("many_rows", ("pos", *columns), [(i, *r) for i, r in enumerate(rows)])
+        for i, row in enumerate(rows):
+            fleet_db.execute(
+                f"INSERT INTO one_row (pos, {', '.join(columns)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [i, *row],
+            )
+    many, one = (
+        fleet_db.execute(f"SELECT {', '.join(columns)} FROM {t} ORDER BY pos")
+        for t in ("many_rows", "one_row")
+    )
+    assert many == one
+    assert [tuple(r.values()) for r in many] == [(*r[:5], int(r[5])) for r in rows]
+
+
+@given(
+    picks=st.lists(st.integers(0, 5), max_size=40),
+    pool=st.lists(
+        st.none() | st.integers() | _ANY_TEXT | st.binary(max_size=5) | st.uuids()
+        | st.datetimes(timezones=_ZONES) | st.booleans(),
+        min_size=6, max_size=6,
+    ),
+)  # fmt: skip
+def test_column_adaptation_is_exactly_one_conversion_per_value(
+    picks: list[int], pool: list[object]
+) -> None:
+    """Runs of one object (a sale's id on each line) are converted once; the result is as if
+    each value had been converted on its own."""
+    values = [pool[i] for i in picks]
+    for one in (engine._sqlite_value, engine._pg_value):
+        assert engine._adapt_column(list(values), one) == [one(v) for v in values]
 
 
 def test_naive_datetimes_and_floats_are_refused(fleet_db: Connection) -> None:
