@@ -11,7 +11,7 @@ import click
 from fleet import broker
 from fleet.clikit import config_option, load_config
 from fleet.db import DatabaseError
-from fleet.ingest import IngestWorker, setup_logging
+from fleet.ingest import IngestWorker, gcpolicy, setup_logging
 from fleet.ingest.cli import dead_letters
 from fleet.ingest.worker import ReceiverLostError
 from fleet.keys import KeyStoreError, Signer, generate_key
@@ -44,6 +44,7 @@ def ingest(config_path: Path, client_id: str | None, log_level: str) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    gcpolicy.tune()
     try:
         worker.run()
     except (DatabaseError, ReceiverLostError) as exc:

@@ -26,6 +26,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from fleet.ingest import gcpolicy
+
 ROLES = ("receiver", "validator", "projector")
 
 
@@ -74,6 +76,7 @@ def attach() -> tuple[Connection, Any]:
         settings = pipe.recv()
     except (EOFError, OSError):
         os._exit(0)
+    gcpolicy.tune()  # the child's module and everything it needs are imported by now
     return pipe, settings
 
 
