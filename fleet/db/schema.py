@@ -608,7 +608,33 @@ V4 = """
 {events_payload_lz4}
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+# Version 5: on SQLite a dead letter's id is never reused. ``INTEGER PRIMARY KEY`` alone hands
+# the highest id out again once its row is deleted (replayed), so an operator who listed the
+# letters, then replayed one by id, could meet another message under it; ``AUTOINCREMENT``
+# never hands an id out twice (PostgreSQL's identity column never did). SQLite cannot add it
+# to a table, so the table is rebuilt, keeping every row and its id; ids freed before this
+# migration may still come round once.
+V5 = """
+{dead_letters_autoincrement}
+"""
+
+_DEAD_LETTERS_AUTOINCREMENT = """
+CREATE TABLE dead_letters_v5 (
+    dead_letter_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    error_path TEXT,
+    payload BLOB NOT NULL
+) STRICT;
+INSERT INTO dead_letters_v5 (dead_letter_id, received_at, topic, reason, error_path, payload)
+    SELECT dead_letter_id, received_at, topic, reason, error_path, payload FROM dead_letters;
+DROP TABLE dead_letters;
+ALTER TABLE dead_letters_v5 RENAME TO dead_letters;
+CREATE INDEX dead_letters_received ON dead_letters (received_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 """Index + 1 is the schema version a migration brings the database to."""
 
 _PG_LOCK_KEY = 0x54464851  # serialises migrations of concurrently starting workers
@@ -633,12 +659,16 @@ def schema_version(conn: Connection) -> int:
     return int(conn.scalar("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations"))
 
 
-def migrate(conn: Connection) -> int:
-    """Apply the migrations the database has not seen, each in its own transaction.
+def migrate(conn: Connection, target: int | None = None) -> int:
+    """Apply the migrations the database has not seen, each in its own transaction, up to
+    version ``target`` (default: the newest).
 
     Safe to run from several processes at once: PostgreSQL takes an advisory lock, SQLite's
     ``BEGIN IMMEDIATE`` takes the file's write lock. Returns the resulting version.
     """
+    newest = len(MIGRATIONS) if target is None else target
+    if not 0 <= newest <= len(MIGRATIONS):
+        raise SchemaError(f"no schema version {target}: this software knows 1..{len(MIGRATIONS)}")
     while True:
         with conn.transaction():
             if conn.dialect is Dialect.POSTGRES:
@@ -655,9 +685,15 @@ def migrate(conn: Connection) -> int:
                     f"the fleet database is at schema version {current}, newer than this "
                     f"software understands ({len(MIGRATIONS)}); run the newer software"
                 )
-            if current == len(MIGRATIONS):
+            if current >= newest:
                 return current
-            tokens = {**_TOKENS[conn.dialect], "events_payload_lz4": _payload_lz4(conn)}
+            tokens = {
+                **_TOKENS[conn.dialect],
+                "events_payload_lz4": _payload_lz4(conn),
+                "dead_letters_autoincrement": (
+                    _DEAD_LETTERS_AUTOINCREMENT if conn.dialect is Dialect.SQLITE else ""
+                ),
+            }
             for statement in _statements(MIGRATIONS[current].format_map(tokens)):
                 conn.execute(statement)
             conn.execute(

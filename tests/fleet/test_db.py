@@ -23,9 +23,13 @@ from fleet.db import (
     SchemaError,
     connect,
     current_version,
+    delete_dead_letters,
     engine,
+    migrate,
     next_version,
+    open_connection,
     parse_url,
+    record_dead_letter,
     schema_version,
 )
 from fleet.db.engine import TransientError, format_timestamp, parse_timestamp
@@ -48,8 +52,10 @@ TABLES = {
 
 
 def _tables(conn: Connection) -> set[str]:
-    if conn.dialect is Dialect.SQLITE:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    if conn.dialect is Dialect.SQLITE:  # sqlite_sequence: SQLite's own (AUTOINCREMENT, V5)
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
         return {r["name"] for r in rows}
     rows = conn.execute("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")
     return {r["name"] for r in rows}
@@ -59,7 +65,7 @@ def test_migrations_create_every_table_and_running_them_again_changes_nothing(
     empty_db_url: str,
 ) -> None:
     with connect(empty_db_url) as conn:
-        assert schema_version(conn) == len(MIGRATIONS) == 4
+        assert schema_version(conn) == len(MIGRATIONS) == 5
         assert _tables(conn) == TABLES
         if conn.dialect is Dialect.POSTGRES:  # V4: payloads compressed with lz4, not pglz
             method = conn.scalar(
@@ -70,6 +76,47 @@ def test_migrations_create_every_table_and_running_them_again_changes_nothing(
     with connect(empty_db_url) as again:
         assert schema_version(again) == len(MIGRATIONS)
         assert again.scalar("SELECT count(*) AS n FROM schema_migrations") == len(MIGRATIONS)
+
+
+NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+
+
+def _letters(conn: Connection) -> list[dict[str, object]]:
+    return conn.execute("SELECT * FROM dead_letters ORDER BY dead_letter_id")
+
+
+def _add_letter(conn: Connection, n: int) -> int:
+    with conn.transaction():
+        record_dead_letter(
+            conn, received_at=NOW, topic=f"t/{n}", reason="r", error_path=None, payload=b"\x00"
+        )
+    return int(conn.scalar("SELECT max(dead_letter_id) AS i FROM dead_letters"))
+
+
+def test_a_dead_letters_id_is_never_handed_out_again(fleet_db: Connection) -> None:
+    """Ids are how an operator names letters between ``list`` and ``replay``; SQLite reused
+    the highest one once its row was deleted, until V5."""
+    ids = [_add_letter(fleet_db, n) for n in range(3)]
+    with fleet_db.transaction():
+        delete_dead_letters(fleet_db, [ids[-1]])
+    assert _add_letter(fleet_db, 3) > ids[-1]
+
+
+def test_version_5_keeps_every_dead_letter_under_its_id(empty_db_url: str) -> None:
+    with open_connection(empty_db_url) as conn:
+        assert migrate(conn, 4) == 4
+        ids = [_add_letter(conn, n) for n in range(4)]
+        with conn.transaction():
+            delete_dead_letters(conn, [ids[1]])
+        before = _letters(conn)
+        assert migrate(conn) == len(MIGRATIONS)
+        assert _letters(conn) == before
+        newest = _add_letter(conn, 9)
+        with conn.transaction():
+            delete_dead_letters(conn, [newest])
+        assert _add_letter(conn, 10) > newest
+    with pytest.raises(SchemaError, match="no schema version 6"):
+        migrate(conn, len(MIGRATIONS) + 1)
 
 
 def test_a_database_newer_than_the_code_is_refused(empty_db_url: str) -> None:
