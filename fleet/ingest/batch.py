@@ -155,10 +155,10 @@ def apply_batch(
     ``letters``: when the batch replays dead letters (``fleet.ingest.replay``), each message's
     dead letter id, in order. They are locked first (:func:`~fleet.db.events.lock_dead_letters`)
     and a message whose letter is gone meanwhile — another replay took it — or now holds
-    another message (an id freed before schema V5 and reused on SQLite) is left out (``BatchResult.letters_gone``). A
-    message stored, or found stored, loses its letter in the same transaction, so it is never
-    both stored and dead, nor neither; one refused again keeps its letter, under its id, with
-    today's reason.
+    another message (an id freed before schema V5 and reused on SQLite) is left out
+    (``BatchResult.letters_gone``). A message stored, or found stored, loses its letter in the
+    same transaction, so it is never both stored and dead, nor neither; one refused again keeps
+    its letter, under its id, with today's reason.
     """
     result = BatchResult()
     valid: list[tuple[DeviceKey, int, int, Incoming, Event[Body] | Checked]] = []
