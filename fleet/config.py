@@ -15,6 +15,7 @@
     cert_file = "ingest.pem"           # optional client certificate...
     key_file = "ingest.key"            # ...and its key
     keepalive_s = 30
+    connect_timeout_s = 15             # no CONNACK for this long: drop the attempt, retry
 
     [keys]
     dir = "/etc/tillfleet/hq-keys"     # <key_id>.pem files, mode 0600
@@ -64,6 +65,7 @@ class BrokerConfig:
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive_s: int = 30
+    connect_timeout_s: int = 15
 
     @property
     def tls(self) -> bool:
@@ -150,6 +152,9 @@ def from_mapping(data: Mapping[str, Any], *, base: Path, source: str = "config")
             key_file=r.path(broker, "broker", "key_file", None),
             keepalive_s=r.integer(
                 broker, "broker", "keepalive_s", d_broker.keepalive_s, lo=5, hi=3600
+            ),
+            connect_timeout_s=r.integer(
+                broker, "broker", "connect_timeout_s", d_broker.connect_timeout_s, lo=1, hi=600
             ),
         ),
         ingest=IngestConfig(

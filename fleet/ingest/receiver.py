@@ -99,6 +99,8 @@ class _Receiver:
         self._ever_connected = False
         self._attempt = 0
         self._next_connect = 0.0
+        self._connack_by: float | None = None
+        """While a CONNECT is unanswered: when it is given up (``connect_timeout_s``)."""
         self._rng = random.Random()
         self.client = self._make_client()
 
@@ -150,6 +152,7 @@ class _Receiver:
         reason: ReasonCode,
         _props: Properties | None,
     ) -> None:
+        self._connack_by = None
         if reason.is_failure:
             self._send(("connect_refused", str(reason)))
             return  # the broker closes the connection; loop_read then reports it
@@ -231,6 +234,8 @@ class _Receiver:
             if self.pipe in r:
                 self._orders()
             now = time.monotonic()
+            if self._connack_by is not None and now >= self._connack_by:
+                self._connect_unanswered()
             if now >= next_misc and self._up:
                 next_misc = now + _TICK_S
                 self._check(self.client.loop_misc())
@@ -273,6 +278,22 @@ class _Receiver:
             self._retry_later()
             return
         self._up = True
+        self._connack_by = time.monotonic() + b.connect_timeout_s
+
+    def _connect_unanswered(self) -> None:
+        """A broker that accepts the connection and never answers the CONNECT (hung, or not a
+        broker at all) would otherwise hold the worker until paho's keepalive check, twice as
+        long by default; close the attempt now and try again after the backoff."""
+        self._connack_by = None
+        if not self._up or self.connected:
+            return
+        b = self.settings.broker
+        self._send(("disconnected", f"no answer to CONNECT within {b.connect_timeout_s} s"))
+        sock = self.client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()  # the broker sees the attempt end now, not at the next one
+        self._lost()
 
     def _check(self, rc: int) -> None:
         """After paho's loop calls: any error means paho has closed the connection."""
@@ -286,6 +307,7 @@ class _Receiver:
             return
         self._up = False
         self.connected = False
+        self._connack_by = None
         self._buffer.clear()
         self._retry_later()
 

@@ -10,11 +10,13 @@ feedback...) first waits for :meth:`IngestWorker.wait_projected`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -186,6 +188,40 @@ def test_a_worker_told_to_stop_while_its_helpers_start_takes_no_message(
     worker.run()  # returns: does not sit out the helpers' start-up timeout, raises nothing
     assert worker._pipe is None  # the receiver (the broker session) was never started
     assert not worker.subscribed.is_set()
+
+
+def test_a_connect_nobody_answers_is_given_up_and_tried_again(
+    mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer
+) -> None:
+    """A broker port that accepts and then says nothing (a hung broker): after
+    ``connect_timeout_s`` the receiver closes that connection and tries again, rather than
+    waiting for paho's keepalive check (30 s by default, 45 s with its grace)."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(WAIT)
+    config = _config(mosquitto, fleet_db_url, key_dir)
+    broker = dataclasses.replace(
+        config.broker, port=silent.getsockname()[1], keepalive_s=60, connect_timeout_s=1
+    )
+    worker = IngestWorker(dataclasses.replace(config, broker=broker), signer)
+    worker.start()
+    try:
+        first, _ = silent.accept()
+        opened = time.monotonic()
+        first.settimeout(WAIT)
+        assert first.recv(65536)[:1] == b"\x10"  # a CONNECT, left unanswered
+        while first.recv(65536):  # ... until the receiver gives up and closes it
+            pass
+        assert time.monotonic() - opened >= 0.8  # not before its timeout
+        second, _ = silent.accept()  # and then it tries again
+        second.settimeout(WAIT)
+        assert second.recv(65536)[:1] == b"\x10"
+        second.close()
+        first.close()
+        assert not worker.subscribed.is_set()
+    finally:
+        worker.stop()
+        worker.join(WAIT)
+        silent.close()
 
 
 def test_the_retained_ack_reaches_a_till_that_connects_later(
