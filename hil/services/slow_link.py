@@ -7,7 +7,8 @@ a client and a real broker to see the difference.
 
 Order is kept and nothing is lost; each chunk read is sent ``delay_s`` after it arrived. One
 thread per direction reads, one sends; closing either side closes the other, as a real
-connection that drops does.
+connection that drops does, and once both directions have ended the relay closes its two
+sockets, so a long-running rig with many reconnects holds only the connections still open.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class SlowLink:
         self.host, self.port = "127.0.0.1", self._server.getsockname()[1]
         self._closing = threading.Event()
         self._socks: list[socket.socket] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._accepter = threading.Thread(target=self._accept, name="slow-link", daemon=True)
         self._accepter.start()
 
@@ -48,10 +49,36 @@ class SlowLink:
                 continue
             with self._lock:
                 self._socks += [near, far]
+            ended = threading.Semaphore(0)  # released by each direction as it ends
             for src, dst in ((near, far), (far, near)):
-                self._pipe(src, dst)
+                self._pipe(src, dst, ended)
+            threading.Thread(
+                target=self._reap, args=(near, far, ended), name="slow-link-reap", daemon=True
+            ).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _reap(self, near: socket.socket, far: socket.socket, ended: threading.Semaphore) -> None:
+        for _ in range(2):
+            ended.acquire()
+        with self._lock:
+            if near not in self._socks:
+                return  # close() took them
+            self._socks.remove(near)
+            self._socks.remove(far)
+            self._lock.notify_all()
+        near.close()
+        far.close()
+
+    def open_connections(self) -> int:
+        """Relayed connections not yet ended in both directions."""
+        with self._lock:
+            return len(self._socks) // 2
+
+    def wait_connections(self, count: int, timeout: float) -> bool:
+        """Wait until exactly ``count`` relayed connections are open; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._socks) // 2 == count, timeout)
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, ended: threading.Semaphore) -> None:
         chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
 
         def read() -> None:
@@ -65,6 +92,12 @@ class SlowLink:
                     return
 
         def send() -> None:
+            try:
+                relay()
+            finally:
+                ended.release()
+
+        def relay() -> None:
             while True:
                 due, data = chunks.get()
                 wait = due - time.monotonic()
