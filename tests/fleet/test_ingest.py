@@ -16,7 +16,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from protocol.messages import Body, Document
 from protocol.messages.downlink import Ack, Command, ResendFrom
 from protocol.signing import DeviceIdentity, Keyring, verify_document
 from tests.fleet import samples
+from tests.silentbroker import CONNECT, leave_unanswered, silent_port
 
 pytestmark = pytest.mark.mqtt
 WAIT = 30.0
@@ -196,32 +196,25 @@ def test_a_connect_nobody_answers_is_given_up_and_tried_again(
     """A broker port that accepts and then says nothing (a hung broker): after
     ``connect_timeout_s`` the receiver closes that connection and tries again, rather than
     waiting for paho's keepalive check (30 s by default, 45 s with its grace)."""
-    silent = socket.create_server(("127.0.0.1", 0))
-    silent.settimeout(WAIT)
     config = _config(mosquitto, fleet_db_url, key_dir)
-    broker = dataclasses.replace(
-        config.broker, port=silent.getsockname()[1], keepalive_s=60, connect_timeout_s=1
-    )
-    worker = IngestWorker(dataclasses.replace(config, broker=broker), signer)
-    worker.start()
-    try:
-        first, _ = silent.accept()
-        opened = time.monotonic()
-        first.settimeout(WAIT)
-        assert first.recv(65536)[:1] == b"\x10"  # a CONNECT, left unanswered
-        while first.recv(65536):  # ... until the receiver gives up and closes it
-            pass
-        assert time.monotonic() - opened >= 0.8  # not before its timeout
-        second, _ = silent.accept()  # and then it tries again
-        second.settimeout(WAIT)
-        assert second.recv(65536)[:1] == b"\x10"
-        second.close()
-        first.close()
-        assert not worker.subscribed.is_set()
-    finally:
-        worker.stop()
-        worker.join(WAIT)
-        silent.close()
+    with silent_port(WAIT) as silent:
+        broker = dataclasses.replace(
+            config.broker, port=silent.getsockname()[1], keepalive_s=60, connect_timeout_s=1
+        )
+        worker = IngestWorker(dataclasses.replace(config, broker=broker), signer)
+        worker.start()
+        try:
+            first, held_s = leave_unanswered(silent, WAIT)
+            assert held_s >= 0.8  # not before its timeout
+            second, _ = silent.accept()  # and then it tries again
+            second.settimeout(WAIT)
+            assert second.recv(65536)[:1] == CONNECT
+            second.close()
+            first.close()
+            assert not worker.subscribed.is_set()
+        finally:
+            worker.stop()
+            worker.join(WAIT)
 
 
 def test_the_retained_ack_reaches_a_till_that_connects_later(

@@ -7,8 +7,6 @@ the tests wait for :meth:`IngestWorker.wait_projected` before reading them."""
 
 from __future__ import annotations
 
-import socket
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +30,7 @@ from hil.services.slow_link import SlowLink, slow_link
 from tests.edge.tillkit import config, ok, open_till, ready
 from tests.fleet import readback
 from tests.fleet.test_ingest import _config
+from tests.silentbroker import leave_unanswered, silent_port
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -186,38 +185,31 @@ def test_a_connect_nobody_answers_is_given_up_and_tried_again(tmp_path: Path) ->
     from edge.sync.settings import SyncSettings
     from tests.edge.tillkit import config
 
-    silent = socket.create_server(("127.0.0.1", 0))
-    silent.settimeout(WAIT)
     path = tmp_path / "till.db"
     ready(open_till(path))
     c = config()
-    sync = SyncClient(
-        path,
-        outbox.Origin(c.tenant, c.store, c.device),
-        SyncSettings(
-            host="127.0.0.1",
-            port=silent.getsockname()[1],
-            health_interval_s=3600,
-            connect_timeout_s=1,
-        ),
-    )
-    sync.start()
-    try:
-        first, _ = silent.accept()
-        opened = time.monotonic()
-        first.settimeout(WAIT)
-        assert first.recv(65536)[:1] == b"\x10"  # a CONNECT, left unanswered
-        while first.recv(65536):  # ... until the till gives up and closes it
-            pass
-        # Not before its timeout (the old loop connected again after 20 ms, again and again).
-        assert time.monotonic() - opened >= 0.8
-        second, _ = silent.accept()  # and then it tries again, once
-        silent.setblocking(False)
-        with pytest.raises(BlockingIOError):
-            silent.accept()  # no third attempt queued behind the second
-        second.close()
-        first.close()
-        assert sync.stats.connects == 0
-    finally:
-        sync.stop()
-        silent.close()
+    with silent_port(WAIT) as silent:
+        sync = SyncClient(
+            path,
+            outbox.Origin(c.tenant, c.store, c.device),
+            SyncSettings(
+                host="127.0.0.1",
+                port=silent.getsockname()[1],
+                health_interval_s=3600,
+                connect_timeout_s=1,
+            ),
+        )
+        sync.start()
+        try:
+            first, held_s = leave_unanswered(silent, WAIT)
+            # Not before its timeout (the old loop connected again after 20 ms, again and again).
+            assert held_s >= 0.8
+            second, _ = silent.accept()  # and then it tries again, once
+            silent.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                silent.accept()  # no third attempt queued behind the second
+            second.close()
+            first.close()
+            assert sync.stats.connects == 0
+        finally:
+            sync.stop()
