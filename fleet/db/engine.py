@@ -210,9 +210,11 @@ class Connection:
         """Insert many rows, in order, with as few statements as possible.
 
         SQLite: multi-row ``VALUES``, one statement per :data:`MAX_PARAMS` parameters.
-        PostgreSQL: one statement whatever the count, ``INSERT ... SELECT * FROM unnest(?::t[],
-        ...)`` with one array per column, so its text never changes (psycopg parses it once and
-        the server prepares it) however many rows a batch has. Returns the ``RETURNING`` rows
+        PostgreSQL: plain rows by ``COPY`` (:meth:`_copy_rows`); with ``on_conflict_nothing``
+        or ``returning``, one statement whatever the count, ``INSERT ... SELECT * FROM
+        unnest(?::t[], ...)`` with one array per column, so its text never changes (psycopg
+        parses it once and the server prepares it) however many rows a batch has. Returns the
+        ``RETURNING`` rows
         (those really inserted, with ``on_conflict_nothing``), in no particular order — as
         dicts, or with ``scalar`` as the bare values of the one ``returning`` column. Table and
         column names come from our own code, never from input.
@@ -228,7 +230,7 @@ class Connection:
             tail += f" RETURNING {returning}"
         cols = ", ".join(columns)
         if self.dialect is Dialect.POSTGRES and not tail:
-            self._copy_rows(table, cols, columns, rows)
+            self._copy_rows(table, cols, rows)
             return []
         if self.dialect is Dialect.POSTGRES:
             types = self._types_of(table)
@@ -252,9 +254,7 @@ class Connection:
             out.extend(self._run(sql, flat, cache=False, adapted=True, scalar=scalar))
         return out
 
-    def _copy_rows(
-        self, table: str, cols: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
+    def _copy_rows(self, table: str, cols: str, rows: Sequence[Sequence[Any]]) -> None:
         """PostgreSQL: plain rows (no conflict handling, nothing returned) by ``COPY FROM STDIN``.
 
         psycopg's C extension formats each row in C, where its array dumper for ``unnest``
@@ -272,7 +272,6 @@ class Connection:
                     copy.write_row(row)
         except driver_errors() as exc:
             raise _wrap(exc, f"COPY {table} ({cols})") from exc
-        del columns
 
     def _types_of(self, table: str) -> dict[str, str]:
         """PostgreSQL: each column's SQL type (cached per connection: the schema is migrated
@@ -489,7 +488,7 @@ def format_timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not dt.UTC:
         if value.tzinfo is None or value.utcoffset() is None:
             raise DatabaseError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
-        value = value.astimezone(dt.UTC)
+        value = _in_utc(value)
     # isoformat pads the year to four digits (strftime's %Y does not on glibc) and is faster
     return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
@@ -544,8 +543,15 @@ def _pg_value(value: Any) -> Any:
             format_timestamp(value)  # refuses a naive one
         # In UTC: COPY's text form spells the offset, and the server refuses one beyond ±15:59
         # that Python allows (up to ±23:59); the instant is the same.
-        return value.astimezone(dt.UTC)
+        return _in_utc(value)
     return _common(value)
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # within a day of year 1 or 9999, in UTC it is not a datetime
+        raise DatabaseError(f"{value.isoformat()} is out of range in UTC") from None
 
 
 _PLAIN = frozenset({int, bytes, type(None)})

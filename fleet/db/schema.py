@@ -668,7 +668,7 @@ def migrate(conn: Connection, target: int | None = None) -> int:
     """
     newest = len(MIGRATIONS) if target is None else target
     if not 0 <= newest <= len(MIGRATIONS):
-        raise SchemaError(f"no schema version {target}: this software knows 1..{len(MIGRATIONS)}")
+        raise SchemaError(f"no schema version {target}: this software knows 0..{len(MIGRATIONS)}")
     while True:
         with conn.transaction():
             if conn.dialect is Dialect.POSTGRES:

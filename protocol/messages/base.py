@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
@@ -144,6 +144,11 @@ class Event(Wire, Generic[B], frozen=True):
     def __post_init__(self) -> None:
         if not is_uuid7(self.event_id):
             raise ValueError("event_id must be a version-7 UUID")
+        if self.occurred_at.tzinfo is not UTC:
+            try:
+                self.occurred_at.astimezone(UTC)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+05:30: no such instant in UTC
+                raise ValueError("occurred_at is out of range in UTC") from None
 
 
 class DocScope(Wire, frozen=True):

@@ -115,8 +115,8 @@ def test_version_5_keeps_every_dead_letter_under_its_id(empty_db_url: str) -> No
         with conn.transaction():
             delete_dead_letters(conn, [newest])
         assert _add_letter(conn, 10) > newest
-    with pytest.raises(SchemaError, match="no schema version 6"):
-        migrate(conn, len(MIGRATIONS) + 1)
+        with pytest.raises(SchemaError, match="no schema version 6"):
+            migrate(conn, len(MIGRATIONS) + 1)
 
 
 def test_a_database_newer_than_the_code_is_refused(empty_db_url: str) -> None:
@@ -164,13 +164,16 @@ def test_values_round_trip_identically_on_both_dialects(fleet_db: Connection) ->
 _ANY_TEXT = st.text(
     st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30
 )
-_ZONES = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone.min])
+_ZONES = st.sampled_from(
+    [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone.min, dt.timezone.max]
+)
+_TIMES = st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1), timezones=_ZONES)
 _ROW = st.tuples(
     st.integers(-(2**63), 2**63 - 1),
     _ANY_TEXT | st.sampled_from(["\\N", "a\tb\nc\\d\re", "\\x00", ""]),
     st.none() | _ANY_TEXT,
     st.binary(max_size=30),
-    st.datetimes(dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1), timezones=_ZONES),
+    _TIMES,
     st.booleans(),
 )
 
@@ -210,8 +213,8 @@ def test_many_rows_store_exactly_what_one_row_at_a_time_stores(
 @given(
     picks=st.lists(st.integers(0, 5), max_size=40),
     pool=st.lists(
-        st.none() | st.integers() | _ANY_TEXT | st.binary(max_size=5) | st.uuids()
-        | st.datetimes(timezones=_ZONES) | st.booleans(),
+        st.none() | st.integers() | _ANY_TEXT | st.binary(max_size=5) | st.uuids() | _TIMES
+        | st.booleans(),
         min_size=6, max_size=6,
     ),
 )  # fmt: skip
@@ -223,6 +226,18 @@ def test_column_adaptation_is_exactly_one_conversion_per_value(
     values = [pool[i] for i in picks]
     for one in (engine._sqlite_value, engine._pg_value):
         assert engine._adapt_column(list(values), one) == [one(v) for v in values]
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+05:30", "9999-12-31T23:30:00-01:00"], ids=["min", "max"]
+)
+def test_a_time_with_no_instant_in_utc_is_a_database_error(
+    fleet_db: Connection, value: str
+) -> None:
+    """Not an OverflowError, which the ingest's retry loop would not expect (the protocol
+    refuses such an ``occurred_at`` before it gets here)."""
+    with pytest.raises(DatabaseError, match="out of range in UTC"):
+        fleet_db.execute("SELECT ? AS x", [dt.datetime.fromisoformat(value)])
 
 
 def test_naive_datetimes_and_floats_are_refused(fleet_db: Connection) -> None:

@@ -196,6 +196,9 @@ GOOD = _event(feedback())
         (["schema"], 2, "$.schema", "not accepted"),
         (["seq"], 0, "$.seq", ">= 1"),
         (["event_id"], str(uuid.uuid4()), "$", "version-7"),
+        # a valid RFC 3339 time with no UTC instant in Python: HQ could not store it
+        (["occurred_at"], "0001-01-01T00:00:00+05:30", "$", "out of range in UTC"),
+        (["occurred_at"], "9999-12-31T23:30:00-01:00", "$", "out of range in UTC"),
         (["store"], "", "$.store", "matching regex"),
         (["extra"], None, "$", "unknown field `extra`"),
     ],
