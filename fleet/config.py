@@ -15,7 +15,7 @@
     cert_file = "ingest.pem"           # optional client certificate...
     key_file = "ingest.key"            # ...and its key
     keepalive_s = 30
-    connect_timeout_s = 15             # no CONNACK for this long: drop the attempt, retry
+    connect_timeout_s = 15             # no CONNACK for this long: give the attempt up
 
     [keys]
     dir = "/etc/tillfleet/hq-keys"     # <key_id>.pem files, mode 0600

@@ -256,6 +256,8 @@ class _Receiver:
     def _timeout(self) -> float:
         if not self._up:
             return max(0.0, min(_TICK_S, self._next_connect - time.monotonic()))
+        if self._connack_by is not None:  # give an unanswered CONNECT up on time
+            return max(0.0, min(_TICK_S, self._connack_by - time.monotonic()))
         return _TICK_S
 
     def _maybe_connect(self) -> None:

@@ -67,14 +67,18 @@ class MqttPublisher:
         except (OSError, ssl.SSLError) as exc:
             raise PublishError(f"cannot reach the broker at {b.host}:{b.port}: {exc}") from None
         self._client.loop_start()
+        wait_s = min(self.timeout_s, b.connect_timeout_s)  # [broker] governs every HQ client
         with self._cond:
-            self._cond.wait_for(lambda: self._connected or self._refused, self.timeout_s)
-            if self._refused is not None:
-                self.close()
-                raise PublishError(f"the broker at {b.host}:{b.port} refused: {self._refused}")
-            if not self._connected:
-                self.close()
-                raise PublishError(f"no CONNACK from {b.host}:{b.port} in {self.timeout_s} s")
+            self._cond.wait_for(lambda: self._connected or self._refused, wait_s)
+            refused, connected = self._refused, self._connected
+        # close() outside the lock: it joins paho's thread, whose callbacks take that lock
+        # (closing under it deadlocked the first time a CONNECT went unanswered).
+        if refused is not None:
+            self.close()
+            raise PublishError(f"the broker at {b.host}:{b.port} refused: {refused}")
+        if not connected:
+            self.close()
+            raise PublishError(f"no CONNACK from {b.host}:{b.port} in {wait_s:g} s")
 
     def send(self, topic: str, payload: bytes) -> None:
         """Publish retained at QoS 1; return once the broker acknowledged it."""

@@ -64,6 +64,7 @@ from tests.fleet.test_publish import (
     seed,
     till_items,
 )
+from tests.silentbroker import CONNECT, silent_port
 
 pytestmark = pytest.mark.mqtt
 WAIT = 30.0
@@ -411,3 +412,17 @@ def test_the_cli_loads_a_catalog_and_publishes_every_kind_retained(
 def test_a_publisher_without_a_broker_says_so() -> None:
     with pytest.raises(PublishError, match="cannot reach the broker"):
         MqttPublisher(BrokerConfig(host="127.0.0.1", port=free_port()), timeout_s=2).connect()
+
+
+def test_a_publisher_gives_up_a_connect_nobody_answers_after_the_broker_timeout() -> None:
+    """``[broker] connect_timeout_s`` governs HQ's publisher as it does the ingest receiver;
+    ``--timeout`` (here 60 s) still bounds the whole run."""
+    with silent_port(WAIT) as silent:
+        broker = BrokerConfig(host="127.0.0.1", port=silent.getsockname()[1], connect_timeout_s=1)
+        publisher = MqttPublisher(broker, timeout_s=60)
+        with pytest.raises(PublishError, match=r"no CONNACK from 127\.0\.0\.1:\d+ in 1 s"):
+            publisher.connect()
+        conn, _ = silent.accept()  # its CONNECT was there, left unanswered
+        with conn:
+            conn.settimeout(WAIT)
+            assert conn.recv(1) == CONNECT
