@@ -49,7 +49,7 @@ class SlowLink:
                 continue
             with self._lock:
                 self._socks += [near, far]
-            ended = threading.Semaphore(0)  # released by each direction as it ends
+            ended = threading.Semaphore(0)  # released by each of the four threads as it ends
             for src, dst in ((near, far), (far, near)):
                 self._pipe(src, dst, ended)
             threading.Thread(
@@ -57,7 +57,9 @@ class SlowLink:
             ).start()
 
     def _reap(self, near: socket.socket, far: socket.socket, ended: threading.Semaphore) -> None:
-        for _ in range(2):
+        # All four: a reader still about to recv() on a closed descriptor could read from
+        # whichever connection the number is given to next.
+        for _ in range(4):
             ended.acquire()
         with self._lock:
             if near not in self._socks:
@@ -82,6 +84,12 @@ class SlowLink:
         chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
 
         def read() -> None:
+            try:
+                take()
+            finally:
+                ended.release()
+
+        def take() -> None:
             while True:
                 try:
                     data = src.recv(65536)
@@ -119,6 +127,8 @@ class SlowLink:
 
     def close(self) -> None:
         self._closing.set()
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close() does not)
         self._server.close()
         with self._lock:
             socks, self._socks = self._socks, []

@@ -34,8 +34,10 @@ def echo() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield server.getsockname()[:2]
+    server.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone does not
     server.close()
     thread.join(WAIT)
+    assert not thread.is_alive()
 
 
 def _round_trip(port: int, data: bytes) -> tuple[bytes, float]:
