@@ -3,11 +3,15 @@ still collected without anyone asking."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from fleet.ingest import gcpolicy
+from fleet.ingest.projector import _no_cycle_collection
 
 _CHILD = textwrap.dedent(
     f"""
@@ -16,7 +20,7 @@ _CHILD = textwrap.dedent(
 
     gcpolicy.tune()
     assert gc.isenabled()
-    assert gc.get_threshold()[0] == {gcpolicy.YOUNG_THRESHOLD}
+    assert gc.get_threshold()[0] == {gcpolicy.YOUNG_THRESHOLD} > 700  # CPython's default: 700
     assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()  # the imports
 
     class Node:
@@ -47,5 +51,17 @@ def test_cycles_are_still_collected_automatically_under_the_policy() -> None:
     assert done.stdout.startswith("ok")
 
 
-def test_the_policy_is_rarer_than_cpythons_default() -> None:
-    assert gcpolicy.YOUNG_THRESHOLD > 700
+def test_a_projection_round_pauses_the_collector_and_restores_it() -> None:
+    """Paused during the round, as it was afterwards — also when the round raises."""
+    was = gc.isenabled()
+    try:
+        for before in (True, False):
+            (gc.enable if before else gc.disable)()
+            with _no_cycle_collection():
+                assert not gc.isenabled()
+            assert gc.isenabled() is before
+            with pytest.raises(RuntimeError), _no_cycle_collection():
+                raise RuntimeError("a failing round")
+            assert gc.isenabled() is before
+    finally:
+        (gc.enable if was else gc.disable)()
