@@ -100,6 +100,11 @@ class MqttPublisher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        # paho closes its wake-up socket pair only when the client is freed; its callbacks are
+        # bound to this publisher, a reference cycle that left the pair to some later GC pass.
+        self._client.on_connect = None
+        self._client.on_disconnect = None
+        self._client.on_publish = None
 
     # -- paho's network thread: record and notify, nothing else ------------------------------
 

@@ -42,6 +42,7 @@ from fleet.config import BrokerConfig, FleetConfig, IngestConfig, KeysConfig
 from fleet.db import Connection, DeviceKey, connect
 from fleet.ingest import IngestWorker
 from fleet.keys import Signer
+from fleet.publish import MqttPublisher, PublishError
 from hil.services.mosquitto import BrokerError, Mosquitto
 from protocol import topics
 from protocol.messages import DocScope, make_document
@@ -550,6 +551,16 @@ def test_wrong_passwords_unknown_users_and_anonymous_clients_are_refused(
         assert rc.is_failure
         assert rc.value in (0x86, 0x87)  # bad user name or password / not authorized
     assert not acl.peer("till-1").connack().is_failure
+
+
+def test_hqs_publisher_with_a_wrong_password_is_told_it_was_refused(acl: AclBroker) -> None:
+    """The refusal reaches the operator as an error naming it, at once; closing the refused
+    client must not wait on the lock its own callbacks hold (it once did)."""
+    broker = BrokerConfig(
+        host=acl.broker.host, port=acl.broker.port, username=fb.PUBLISHER_USER, password="wrong"
+    )
+    with pytest.raises(PublishError, match=r"refused: (Bad user name or password|Not authorized)"):
+        MqttPublisher(broker, timeout_s=WAIT).connect()
 
 
 @pytest.mark.mqtt
