@@ -15,14 +15,11 @@ nothing to take (else ``None``) — or ``("failed", error)``.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 
 from fleet.db import Connection, backlog, connect, project_pending
-from fleet.ingest import child
+from fleet.ingest import child, gcpolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +48,7 @@ def run(pipe: Pipe, settings: ProjectorSettings) -> None:
             try:
                 if conn is None:
                     conn = connect(settings.db_url)
-                with _no_cycle_collection():
+                with gcpolicy.paused():
                     done = project_pending(conn, settings.batch)
                 left = backlog(conn) if done.taken == 0 else None
             except Exception as exc:  # a bug must cost a retry, never the acks
@@ -70,23 +67,3 @@ def run(pipe: Pipe, settings: ProjectorSettings) -> None:
     finally:
         if conn is not None:
             conn.close()
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Run a round without the cyclic garbage collector.
-
-    A round decodes hundreds of events into tens of thousands of objects and holds them until
-    it commits; the collector, triggered every 700 allocations, walks them again and again —
-    a fifth to a quarter of the projector's CPU per sale, measured. None of them is part of a
-    cycle (decoded structs, lists, rows), so reference counting frees them all when the round
-    ends; what little cyclic garbage a round leaves (an exception's traceback) is collected
-    at the next collection after it.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

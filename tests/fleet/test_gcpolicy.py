@@ -11,7 +11,6 @@ import textwrap
 import pytest
 
 from fleet.ingest import gcpolicy
-from fleet.ingest.projector import _no_cycle_collection
 
 _CHILD = textwrap.dedent(
     f"""
@@ -57,10 +56,10 @@ def test_a_projection_round_pauses_the_collector_and_restores_it() -> None:
     try:
         for before in (True, False):
             (gc.enable if before else gc.disable)()
-            with _no_cycle_collection():
+            with gcpolicy.paused():
                 assert not gc.isenabled()
             assert gc.isenabled() is before
-            with pytest.raises(RuntimeError), _no_cycle_collection():
+            with pytest.raises(RuntimeError), gcpolicy.paused():
                 raise RuntimeError("a failing round")
             assert gc.isenabled() is before
     finally:
