@@ -214,10 +214,9 @@ class Connection:
         or ``returning``, one statement whatever the count, ``INSERT ... SELECT * FROM
         unnest(?::t[], ...)`` with one array per column, so its text never changes (psycopg
         parses it once and the server prepares it) however many rows a batch has. Returns the
-        ``RETURNING`` rows
-        (those really inserted, with ``on_conflict_nothing``), in no particular order — as
-        dicts, or with ``scalar`` as the bare values of the one ``returning`` column. Table and
-        column names come from our own code, never from input.
+        ``RETURNING`` rows (those really inserted, with ``on_conflict_nothing``), in no
+        particular order — as dicts, or with ``scalar`` as the bare values of the one
+        ``returning`` column. Table and column names come from our own code, never from input.
         """
         if not rows:
             return []
@@ -556,6 +555,7 @@ def _in_utc(value: dt.datetime) -> dt.datetime:
 
 _PLAIN = frozenset({int, bytes, type(None)})
 _TEXT = frozenset({str, int, bytes, type(None)})
+_STR = frozenset({str})
 
 
 def _adapt_column(values: list[Any], one: Callable[[Any], Any]) -> list[Any]:
@@ -567,7 +567,7 @@ def _adapt_column(values: list[Any], one: Callable[[Any], Any]) -> list[Any]:
     if kinds <= _PLAIN:
         return values
     if kinds <= _TEXT:
-        texts = values if len(kinds) == 1 else [v for v in values if type(v) is str]
+        texts = values if kinds == _STR else [v for v in values if type(v) is str]
         if "\x00" not in "".join(texts):
             return values
     out: list[Any] = []

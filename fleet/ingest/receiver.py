@@ -286,9 +286,8 @@ class _Receiver:
         """A broker that accepts the connection and never answers the CONNECT (hung, or not a
         broker at all) would otherwise hold the worker until paho's keepalive check, twice as
         long by default; close the attempt now and try again after the backoff."""
+        # Set only while a socket is up and its CONNECT unanswered (CONNACK and _lost clear it).
         self._connack_by = None
-        if not self._up or self.connected:
-            return
         b = self.settings.broker
         self._send(("disconnected", f"no answer to CONNECT within {b.connect_timeout_s} s"))
         sock = self.client.socket()
