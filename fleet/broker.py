@@ -221,7 +221,13 @@ def derive_password(secret: bytes, username: str) -> str:
 def hash_password(
     password: str, *, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS
 ) -> str:
-    """``$7$iterations$salt$hash``: Mosquitto 2's PBKDF2-SHA512 line format (after ``user:``)."""
+    """``$7$iterations$salt$hash``: Mosquitto 2's PBKDF2-SHA512 line format (after ``user:``).
+
+    A password with a NUL character is refused: Mosquitto reads passwords as C strings, so it
+    would check only what comes before the NUL — and HMAC pads a short key with zero bytes, so
+    even this hash could not tell ``""`` from ``"\\0"``."""
+    if "\x00" in password:
+        raise ValueError("a broker password cannot contain a NUL character")
     if salt is None:
         salt = os.urandom(SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations)
@@ -229,7 +235,10 @@ def hash_password(
 
 
 def verify_password(password: str, encoded: str) -> bool:
-    """True if ``encoded`` (a ``$7$`` hash) is a hash of ``password``; False for anything else."""
+    """True if ``encoded`` (a ``$7$`` hash) is a hash of ``password``; False for anything else
+    (a password with a NUL character included: no hash is of one)."""
+    if "\x00" in password:
+        return False
     parts = encoded.split("$")
     if len(parts) != 5 or parts[0] != "" or parts[1] != "7" or not parts[2].isdigit():
         return False

@@ -305,11 +305,20 @@ def test_our_hash_is_mosquitto_passwds_format_byte_for_byte(tmp_path: Path, pass
     assert not fb.verify_password(password + "!", theirs)
 
 
-@given(st.text(max_size=40), st.text(max_size=40))
+@given(st.text(max_size=40).filter(lambda p: "\x00" not in p), st.text(max_size=40))
 def test_a_hash_verifies_its_password_and_no_other(password: str, other: str) -> None:
     encoded = fb.hash_password(password)
     assert fb.verify_password(password, encoded)
     assert fb.verify_password(other, encoded) == (other == password)
+
+
+def test_a_password_with_a_nul_is_refused_and_matches_no_hash() -> None:
+    """HMAC pads a short key with zero bytes, so PBKDF2 alone cannot tell "" from "\\0";
+    Mosquitto reads a password as a C string and would check only what precedes the NUL."""
+    with pytest.raises(ValueError, match="NUL"):
+        fb.hash_password("pw\x00")
+    assert not fb.verify_password("\x00", fb.hash_password(""))
+    assert not fb.verify_password("pw\x00", fb.hash_password("pw"))
 
 
 @given(st.text(max_size=120))
