@@ -1,8 +1,9 @@
 """The ingest worker's MQTT side, in a process of its own.
 
-Why a process: receiving is paho's Python — about 30 µs of CPU per message on a server core
-(docs/benchmarks.md), several times that on a Pi — all a bare subscriber does, and a whole
-core at full rate. Checking and storing in the same interpreter would share that core through
+Why a process: receiving is Python — all a bare subscriber does, and with paho's own packet
+handling a whole core at full rate (the receiver parses plain PUBLISHes itself,
+``fastpublish.py``, and still spends tens of microseconds a message on reading, forwarding and
+acknowledging). Checking and storing in the same interpreter would share that core through
 the GIL; in processes of their own the stages run on separate cores, so the worker keeps up
 with the broker instead of the broker's queue growing behind it.
 
@@ -12,8 +13,9 @@ this downlink, stop. It keeps no state that matters: it acknowledges nothing on 
 (``manual_ack``), so if either process dies, the broker redelivers every message not yet
 stored, and the event ids make the redelivery harmless.
 
-One thread does it all, selecting on the broker socket and the pipe and driving paho's
-``loop_read``/``loop_write``/``loop_misc`` itself: no thread hand-over per message, no lock
+One thread does it all, selecting on the broker socket and the pipe and driving the reads
+(:meth:`~fleet.ingest.fastpublish.FastPublishClient.read`) and paho's
+``loop_write``/``loop_misc`` itself: no thread hand-over per message, no lock
 around paho. Messages are forwarded as soon as the socket has nothing more to read at once, so
 batches grow with the load and a lone message leaves immediately.
 
@@ -49,7 +51,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig
 from fleet.ingest import child, lean_properties, puback
-from fleet.ingest.readahead import ReadAheadClient
+from fleet.ingest.fastpublish import BAD_TOPIC, FastPublishClient, Received
 from protocol import topics
 
 FLUSH_TIMEOUT_S = 5.0
@@ -90,7 +92,7 @@ class _Receiver:
         self.settings = settings
         self.generation = 0
         self.connected = False
-        self._buffer: list[tuple[str, bytes, int, int, int, int]] = []
+        self._buffer: list[Received] = []
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._stopping = False
         self._stop_by = 0.0
@@ -120,10 +122,13 @@ class _Receiver:
             except OSError:
                 os._exit(0)  # the validator is gone, so the worker stops: nothing was acked
 
+    def _generation(self) -> int:
+        return self.generation
+
     # -- paho callbacks (called from loop_read, in this thread) ---------------------------------
 
-    def _make_client(self) -> ReadAheadClient:
-        client = ReadAheadClient(
+    def _make_client(self) -> FastPublishClient:
+        client = FastPublishClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.settings.client_id,
             protocol=mqtt.MQTTv5,
@@ -193,7 +198,7 @@ class _Receiver:
         try:
             topic = msg.topic
         except UnicodeDecodeError:
-            topic = "<topic is not UTF-8>"
+            topic = BAD_TOPIC
         self._buffer.append(
             (topic, bytes(msg.payload), time.time_ns(), msg.mid, msg.qos, self.generation)
         )
@@ -214,8 +219,7 @@ class _Receiver:
                     writable.append(sock)
             # Bytes already read (by TLS, or ahead by the client) are not seen by select.
             pending = sock is not None and (
-                self.client.buffered() > 0
-                or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+                self.client.ready() or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
             )
             timeout = 0.0 if self._buffer or pending else self._timeout()
             try:
@@ -224,7 +228,7 @@ class _Receiver:
                 self._lost()  # the socket broke under us; reconnect() replaces it
                 continue
             if sock is not None and (sock in r or pending):
-                self._check(self._read())
+                self._check(self.client.read(self._buffer, _FORWARD_MAX, self._generation))
             elif self._buffer:
                 self._forward()  # nothing more to read at once: hand over what came
             if sock is not None and sock in w and self._up:
@@ -240,18 +244,6 @@ class _Receiver:
                 next_misc = now + _TICK_S
                 self._check(self.client.loop_misc())
         self._finish()
-
-    def _read(self) -> int:
-        """paho reads one packet per ``loop_read``; read on while more are already here, up to
-        a hand-over's worth, so a burst costs one ``select`` per :data:`_FORWARD_MAX`."""
-        rc = self.client.loop_read()
-        while (
-            rc == mqtt.MQTT_ERR_SUCCESS
-            and self.client.buffered() > 0
-            and len(self._buffer) < _FORWARD_MAX
-        ):
-            rc = self.client.loop_read()
-        return rc
 
     def _timeout(self) -> float:
         if not self._up:

@@ -3,6 +3,7 @@ larger than asked — over a real socket pair, whatever the chunking on either s
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -124,3 +125,45 @@ def test_over_tls_it_reads_on_past_the_first_record(tmp_path: Path) -> None:
     finally:
         ours.close()
         server.join(30)
+
+
+def test_an_end_or_error_met_by_fill_is_met_by_paho_after_the_buffered_bytes() -> None:
+    """fill() reads ahead of paho; the way the stream ended must still reach paho, once, and
+    only after every byte before it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = socket.create_connection(listener.getsockname())
+    ours, _ = listener.accept()
+    listener.close()
+    ours.setblocking(False)
+    client = _client_on(ours)
+    try:
+        peer.sendall(b"abc")
+        assert client.fill()
+        assert client._sock_recv(2) == b"ab"
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        peer.close()  # linger 0: a reset
+        assert client._sock_recv(5) == b"c"
+        assert select.select([ours], [], [], 10)[0]  # the reset has arrived
+        assert not client.fill()  # no bytes: the reset is kept ...
+        assert client.ended()
+        with pytest.raises(ConnectionResetError):  # ... for paho, once
+            client._sock_recv(1)
+        assert not client.ended()
+    finally:
+        ours.close()
+
+
+def test_an_orderly_end_met_by_fill_is_an_empty_read_for_paho() -> None:
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _client_on(ours)
+    try:
+        theirs.sendall(b"xy")
+        theirs.close()
+        assert client.fill()
+        assert client._sock_recv(10) == b"xy"
+        assert not client.fill()
+        assert client.ended()
+        assert client._sock_recv(1) == b""  # what paho takes for the connection lost
+    finally:
+        ours.close()
