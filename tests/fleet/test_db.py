@@ -315,6 +315,40 @@ def test_foreign_sqlite_files_are_refused_and_left_alone(tmp_path: Path) -> None
     assert not Path(f"{other}-writer").exists()
 
 
+def test_a_new_sqlite_file_gets_large_pages_and_an_older_one_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new = tmp_path / "new.db"
+    with connect(f"sqlite://{new}") as db:
+        assert db.scalar("PRAGMA page_size") == engine.SQLITE_PAGE_SIZE == 16384
+        assert db.scalar("PRAGMA journal_mode") == "wal"
+
+    old = tmp_path / "old.db"
+    monkeypatch.setattr(engine, "SQLITE_PAGE_SIZE", 4096)  # as files were made before
+    with connect(f"sqlite://{old}") as db:
+        record_dead_letter(
+            db,
+            received_at=dt.datetime.now(dt.UTC),
+            topic="t",
+            reason="why",
+            error_path=None,
+            payload=b"kept",
+        )
+    monkeypatch.undo()
+    with connect(f"sqlite://{old}") as db:
+        assert db.scalar("PRAGMA page_size") == 4096
+        assert db.column("SELECT payload FROM dead_letters") == [b"kept"]
+        record_dead_letter(
+            db,
+            received_at=dt.datetime.now(dt.UTC),
+            topic="t",
+            reason="why",
+            error_path=None,
+            payload=b"more",
+        )
+        assert db.scalar("SELECT count(*) FROM dead_letters") == 2
+
+
 def test_a_connection_keeps_its_locks_when_another_opens_the_same_file(tmp_path: Path) -> None:
     """Closing any descriptor of a file drops all of this process's POSIX locks on it. Were a
     second open to read the file from Python, the first connection would lose its locks, and
