@@ -290,20 +290,7 @@ class IngestWorker:
                     self._projected(news)
                 elif pipe is self._validated:
                     self._pacer.arrived(time.monotonic())  # a float store: no lock needed
-                    self._queue.put(
-                        [
-                            Incoming(
-                                topic=topic,
-                                payload=payload,
-                                received_at=_EPOCH + dt.timedelta(microseconds=ns // 1000),
-                                mid=mid,
-                                qos=qos,
-                                generation=generation,
-                                checked=unpack(packed),
-                            )
-                            for topic, payload, ns, mid, qos, generation, packed in news[1]
-                        ]
-                    )
+                    self._queue.put(_incoming(news[1]))
                 elif self._received(news):
                     pipes.remove(pipe)
 
@@ -567,3 +554,28 @@ class IngestWorker:
         except DatabaseError as exc:
             self.log.error("database unreachable", extra={"fields": {"error": str(exc)[:500]}})
             return conn  # closed: the next attempt fails fast and comes back here
+
+
+def _incoming(forwarded: list[tuple[Any, ...]]) -> list[Incoming]:
+    """The validator's hand-over as :class:`Incoming` messages. Messages taken from one read of
+    the socket share their arrival time; they share one ``datetime`` too, so it is built once
+    and the database adapts it once per run (``fleet.db.engine``)."""
+    out: list[Incoming] = []
+    last_ns = -1
+    received_at = _EPOCH
+    for topic, payload, ns, mid, qos, generation, packed in forwarded:
+        if ns != last_ns:
+            last_ns = ns
+            received_at = _EPOCH + dt.timedelta(microseconds=ns // 1000)
+        out.append(
+            Incoming(
+                topic=topic,
+                payload=payload,
+                received_at=received_at,
+                mid=mid,
+                qos=qos,
+                generation=generation,
+                checked=unpack(packed),
+            )
+        )
+    return out
