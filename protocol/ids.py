@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
+
 from protocol.errors import ProtocolError
 
 _MAX_MS = (1 << 48) - 1
@@ -30,9 +32,24 @@ def uuid7(unix_ms: int, rand: bytes) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+_V7_MASK = (0xF << 76) | (0x3 << 62)
+_V7_BITS = (0x7 << 76) | (0b10 << 62)
+
+
 def is_uuid7(value: uuid.UUID) -> bool:
-    """True if ``value`` is an RFC 9562 version-7 UUID."""
-    return value.version == 7 and value.variant == uuid.RFC_4122
+    """True if ``value`` is an RFC 9562 version-7 UUID: version 7 and the RFC variant (bits
+    ``10``). One mask of ``value.int``, where ``.version`` and ``.variant`` are Python
+    properties: HQ checks every event id it receives (0.65 → 0.08 µs here)."""
+    return value.int & _V7_MASK == _V7_BITS
+
+
+def text(value: uuid.UUID) -> str:
+    """``str(value)``, the canonical hyphenated lowercase form, formatted in C by msgspec:
+    ``UUID.__str__`` is Python (1.2 → 0.26 µs here), and HQ turns every id it stores into
+    text."""
+    out = msgspec.to_builtins(value)
+    assert type(out) is str
+    return out
 
 
 def uuid7_unix_ms(value: uuid.UUID) -> int:

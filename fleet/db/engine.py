@@ -40,6 +40,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from fleet.db.writelock import LockTimeoutError, WriterLock
+from protocol import ids
 
 APPLICATION_ID = 0x54464851  # "TFHQ": marks a SQLite file as a fleet database
 
@@ -527,7 +528,7 @@ def _sqlite_value(value: Any) -> Any:
     if kind is int or kind is bytes or value is None:  # the common cases first (not bool)
         return value
     if kind is uuid.UUID:
-        return str(value)
+        return ids.text(value)
     if kind is str:
         if "\x00" in value:
             return _common(value)  # refuses it
@@ -542,7 +543,7 @@ def _pg_value(value: Any) -> Any:
     if kind is int or kind is bytes or value is None:  # the common cases first (not bool)
         return value
     if kind is uuid.UUID:
-        return str(value)
+        return ids.text(value)
     if kind is str:
         if "\x00" in value:
             return _common(value)  # refuses it

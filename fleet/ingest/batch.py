@@ -39,7 +39,7 @@ from fleet.db.events import (
     rewrite_dead_letters,
     store_events,
 )
-from protocol import topics
+from protocol import ids, topics
 from protocol.errors import MessageError, TopicError
 from protocol.messages import Body, Event, decode_event
 
@@ -60,7 +60,7 @@ class Checked(NamedTuple):
     @classmethod
     def of(cls, event: Event[Body]) -> Checked:
         return cls(
-            str(event.event_id),
+            ids.text(event.event_id),
             event.tenant,
             event.store,
             event.device,

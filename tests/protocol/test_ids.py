@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.errors import ProtocolError
-from protocol.ids import is_uuid7, uuid7, uuid7_unix_ms
+from protocol.ids import is_uuid7, text, uuid7, uuid7_unix_ms
 
 
 def test_rfc9562_example_layout() -> None:
@@ -43,3 +43,17 @@ def test_bad_inputs() -> None:
         uuid7(1, bytes(9))
     with pytest.raises(ProtocolError):
         uuid7_unix_ms(uuid.uuid4())
+
+
+@given(st.integers(0, 2**128 - 1))
+def test_the_version_check_and_the_text_form_are_the_standard_librarys(n: int) -> None:
+    u = uuid.UUID(int=n)
+    assert is_uuid7(u) == (u.version == 7 and u.variant == uuid.RFC_4122)
+    assert text(u) == str(u)
+
+
+@given(st.integers(0, 2**48 - 1), st.binary(min_size=10, max_size=10))
+def test_the_text_of_a_uuid7_is_the_standard_form(ms: int, rand: bytes) -> None:
+    u = uuid7(ms, rand)
+    assert text(u) == str(u)
+    assert is_uuid7(uuid.UUID(text(u)))
