@@ -30,7 +30,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from fleet.ingest.readahead import ReadAheadClient
+from fleet.ingest.readahead import READ_SIZE, ReadAheadClient
 
 Received = tuple[str, bytes, int, int, int, int]
 """One message as the receiver forwards it: (topic, payload, received_at_ns, mid, qos,
@@ -42,9 +42,9 @@ it, keeping the raw bytes)."""
 
 _TOPICS_MAX = 1 << 16
 """Topics remembered decoded: a fleet uses a few per till, over and over."""
-
-_IDLE = 0
-"""paho's ``_in_packet["command"]`` between packets."""
+_TOPIC_CACHED_MAX = 256
+"""Longer topics are decoded each time: a till's are far shorter, and a till publishing long
+made-up topic levels must not fill the receiver's memory with them."""
 
 
 def decode_topic(raw: bytes) -> str:
@@ -78,18 +78,22 @@ class FastPublishClient(ReadAheadClient):
         if self._sock is not self._ahead_of:
             self._forget()  # a new connection: bytes the old one left are not its
         while len(into) < limit:
-            if self._in_packet["command"] != _IDLE:
+            if not self._between_packets():
                 # paho began a packet itself (``loop_read`` reads on while it has QoS flows
-                # open): it finishes it from the buffer, or the socket.
+                # open, and takes a packet larger than the buffer): it finishes it from the
+                # buffer, or the socket.
                 rc = self.loop_read()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     return rc
-                if self._in_packet["command"] != _IDLE and not self.buffered():
+                if not self._between_packets() and not self.buffered():
                     break  # the rest of it is not here yet
                 continue
             if self.take_publishes(into, limit - len(into), generation()):
                 continue
-            if self._whole_packet() >= 0:  # the next packet is paho's
+            _, end = _packet_span(self._ahead, self._ahead_at)
+            if 0 <= end <= len(self._ahead) or end - self._ahead_at > READ_SIZE:
+                # The next packet is paho's — whole, or larger than the buffer, which paho
+                # gathers as it comes (gathering it here would copy it again on every read).
                 rc = self.loop_read()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     return rc
@@ -109,16 +113,20 @@ class FastPublishClient(ReadAheadClient):
             return True  # paho is to meet the end (after what is buffered)
         if not self.buffered():
             return False
-        return self._in_packet["command"] != _IDLE or self._whole_packet() >= 0
+        if not self._between_packets():
+            return True
+        _, end = _packet_span(self._ahead, self._ahead_at)
+        return 0 <= end <= len(self._ahead)
 
-    def _whole_packet(self) -> int:
-        """Where the packet at the head of the buffer ends, if it is wholly read; else -1."""
-        return _packet_span(self._ahead, self._ahead_at)[1]
+    def _between_packets(self) -> bool:
+        """paho holds no part of a packet (a type byte of 0 leaves ``command`` at 0)."""
+        state = self._in_packet
+        return state["command"] == 0 and state["have_remaining"] == 0
 
     def take_publishes(self, into: list[Received], limit: int, generation: int) -> int:
         """Append up to ``limit`` plain QoS 1 PUBLISHes from the head of the buffer to ``into``
         and return how many; 0 when the next packet is one for paho, or not wholly read."""
-        if self._in_packet["command"] != _IDLE or self._sock is not self._ahead_of:
+        if not self._between_packets() or self._sock is not self._ahead_of:
             return 0  # paho is inside a packet, or the buffer is an old connection's
         data = self._ahead
         at = self._ahead_at
@@ -130,8 +138,8 @@ class FastPublishClient(ReadAheadClient):
             if at >= len(data) or data[at] & 0xF6 != 0x32:
                 break
             pos, packet_end = _packet_span(data, at)
-            if packet_end < 0:
-                break
+            if not 0 <= packet_end <= len(data):
+                break  # not wholly read yet
             topic_len = data[pos] << 8 | data[pos + 1] if packet_end - pos >= 2 else 0
             body = pos + 2 + topic_len  # the packet id
             # Topic, packet id, then a properties length of 0 (one zero byte), all inside. (An
@@ -142,9 +150,10 @@ class FastPublishClient(ReadAheadClient):
             topic = topics.get(raw_topic)
             if topic is None:
                 topic = decode_topic(raw_topic)
-                if len(topics) >= _TOPICS_MAX:
-                    topics.clear()
-                topics[raw_topic] = topic
+                if topic_len <= _TOPIC_CACHED_MAX:
+                    if len(topics) >= _TOPICS_MAX:
+                        topics.clear()
+                    topics[raw_topic] = topic
             mid = data[body] << 8 | data[body + 1]
             into.append((topic, data[body + 3 : packet_end], now_ns, mid, 1, generation))
             at = packet_end
@@ -157,10 +166,11 @@ class FastPublishClient(ReadAheadClient):
 
 
 def _packet_span(data: bytes, at: int) -> tuple[int, int]:
-    """Where the packet at ``data[at]`` has its variable header and where it ends, if it is
-    wholly in ``data``; ``(-1, -1)`` if not. A remaining length longer than the 4 bytes MQTT
-    allows is paho's to refuse, so it is reported whole at once (``(at, at)``): read on, it
-    would claim at least 256 MiB of stream."""
+    """Where the packet at ``data[at]`` has its variable header and where it ends — which may
+    be past the end of ``data`` — once its remaining length is read; ``(-1, -1)`` before. A
+    remaining length longer than the 4 bytes MQTT allows is paho's to refuse, so it is
+    reported as an empty packet at once (``(at, at)``): read on, it would claim at least
+    256 MiB of stream."""
     end = len(data)
     length = 0
     pos = at + 1
@@ -171,7 +181,7 @@ def _packet_span(data: bytes, at: int) -> tuple[int, int]:
         pos += 1
         length |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return (pos, pos + length) if pos + length <= end else (-1, -1)
+            return pos, pos + length
     else:
         return at, at  # a fifth length byte: malformed
     return -1, -1

@@ -69,6 +69,8 @@ class ReadAheadClient(mqtt.Client):
             return False
         try:
             if self._recv_ahead():
+                with self._msgtime_mutex:  # as paho's own reads do: the broker is alive
+                    self._last_bytes_received = mqtt.time_func()
                 return True
             self._ended = EOFError()
         except BlockingIOError:
@@ -99,8 +101,9 @@ class ReadAheadClient(mqtt.Client):
 
     def _more_records(self, data: bytes) -> bytes:
         """TLS hands over one record per ``recv`` (Mosquitto writes a record per packet), so
-        read on until the socket has nothing more at once; an end of stream met here is met
-        again by the next read, after these bytes."""
+        read on until the socket has nothing more at once. An end of stream or error met here
+        is kept, like :meth:`fill`'s, for paho to meet after these bytes — a DISCONNECT with
+        its reason, say, followed by the connection's end."""
         parts = [data]
         size = len(data)
         while size < READ_SIZE:
@@ -108,7 +111,11 @@ class ReadAheadClient(mqtt.Client):
                 more = super()._sock_recv(READ_SIZE - size)
             except BlockingIOError:
                 break
+            except OSError as exc:
+                self._ended = exc
+                break
             if not more:
+                self._ended = EOFError()
                 break
             parts.append(more)
             size += len(more)

@@ -8,13 +8,14 @@ import select
 import socket
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet.ingest.fastpublish import BAD_TOPIC, FastPublishClient, Received
-from fleet.ingest.readahead import ReadAheadClient
+from fleet.ingest.readahead import READ_SIZE
 
 Seen = tuple[str, bytes, int, int]
 
@@ -78,12 +79,16 @@ packets = st.one_of(
     ),
     st.builds(publish, st.just(b""), payloads, st.integers(1, 65535)),  # topic alias shape
     st.just(PINGRESP),
+    # QoS 2, and releases of it: while paho holds one, its loop_read reads several packets
+    # per call and may stop inside one — the path where paho, not us, owns the next bytes.
+    st.builds(publish, topics, payloads, st.integers(1, 3), qos=st.just(2)),
+    st.integers(1, 3).map(lambda mid: b"\x62\x02" + mid.to_bytes(2, "big")),
 )
 
 
 def _client(
-    cls: type[ReadAheadClient], sock: socket.socket, sink: Callable[[Seen], None]
-) -> ReadAheadClient:
+    cls: type[mqtt.Client], sock: socket.socket, sink: Callable[[Seen], None]
+) -> mqtt.Client:
     client = cls(CallbackAPIVersion.VERSION2, client_id="t", protocol=mqtt.MQTTv5, manual_ack=True)
     client._sock = sock  # what paho's connect() leaves there
 
@@ -98,12 +103,19 @@ def _client(
     return client
 
 
-def _paho_read(client: ReadAheadClient) -> int:
-    """The receiver's read before ``fastpublish``: paho's loop_read while bytes are buffered."""
-    rc = client.loop_read()
-    while rc == mqtt.MQTT_ERR_SUCCESS and client.buffered() > 0:
+def _fast_client(sock: socket.socket, sink: Callable[[Seen], None]) -> FastPublishClient:
+    client = _client(FastPublishClient, sock, sink)
+    assert isinstance(client, FastPublishClient)
+    return client
+
+
+def _paho_read(client: mqtt.Client, sock: socket.socket) -> int:
+    """Plain paho, as a select loop drives it: ``loop_read`` while the socket has bytes."""
+    while select.select([sock], [], [], 0)[0]:
         rc = client.loop_read()
-    return int(rc)
+        if rc:
+            return int(rc)
+    return 0
 
 
 _PIECE = 64 * 1024
@@ -131,9 +143,9 @@ def _via_paho(stream: bytes, cuts: list[int]) -> tuple[int, list[Seen]]:
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     seen: list[Seen] = []
-    client = _client(ReadAheadClient, ours, seen.append)
+    client = _client(mqtt.Client, ours, seen.append)
     try:
-        return _run(stream, cuts, lambda: _paho_read(client), theirs), seen
+        return _run(stream, cuts, lambda: _paho_read(client, ours), theirs), seen
     finally:
         ours.close()
         theirs.close()
@@ -146,10 +158,7 @@ def _via_fast(stream: bytes, cuts: list[int], limit: int) -> tuple[int, list[See
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     batches: list[list[Received]] = [[]]
-    client = _client(
-        FastPublishClient, ours, lambda m: batches[-1].append((m[0], m[1], 0, m[2], m[3], 7))
-    )
-    assert isinstance(client, FastPublishClient)
+    client = _fast_client(ours, lambda m: batches[-1].append((m[0], m[1], 0, m[2], m[3], 7)))
 
     def read() -> int:
         while True:
@@ -184,27 +193,67 @@ def test_the_same_messages_and_errors_as_paho(
     assert paho_rc != mqtt.MQTT_ERR_SUCCESS  # the stream ended one way or the other
 
 
-def test_plain_publishes_skip_paho_and_keep_its_keepalive_clock() -> None:
+def test_plain_publishes_skip_paho() -> None:
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     handled_by_paho: list[Seen] = []
-    client = _client(FastPublishClient, ours, handled_by_paho.append)
-    assert isinstance(client, FastPublishClient)
+    client = _fast_client(ours, handled_by_paho.append)
     try:
         sale = publish(b"tf/v1/s-1/till-1/up/sale", b'{"x":1}', 9, dup=True)
         theirs.sendall(PINGRESP + sale * 3 + publish(b"t", b"\0\0\0", 0, qos=0) + sale)
-        client._last_bytes_received = 0.0
         into: list[Received] = []
         assert client.read(into, 100, lambda: 4) == mqtt.MQTT_ERR_SUCCESS
         assert [(t, p, m, q, g) for t, p, _ns, m, q, g in into] == [
             ("tf/v1/s-1/till-1/up/sale", b'{"x":1}', 9, 1, 4)
         ] * 4
         assert handled_by_paho == [("t", b"\0\0\0", 0, 0)]  # QoS 0 is paho's
-        assert client._last_bytes_received > 0.0  # paho's keepalive sees the broker alive
         assert client.buffered() == 0
     finally:
         ours.close()
         theirs.close()
+
+
+def test_bytes_read_without_paho_keep_its_keepalive_clock() -> None:
+    """paho's keepalive closes a connection it has heard nothing on: plain PUBLISHes taken
+    without paho, and the first part of a packet still coming in, are the broker heard."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _fast_client(ours, lambda _m: pytest.fail("nothing here is paho's"))
+    try:
+        sale = publish(b"a/b", b"x" * 3000, 3)
+        for chunk in (sale * 3, sale[:1000]):
+            theirs.sendall(chunk)
+            assert select.select([ours], [], [], 10)[0]
+            client._last_bytes_received = 0.0
+            into: list[Received] = []
+            assert client.read(into, 100, lambda: 1) == mqtt.MQTT_ERR_SUCCESS
+            assert len(into) == (3 if chunk != sale[:1000] else 0)
+            assert client._last_bytes_received > 0.0
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_packet_larger_than_the_buffer_is_gathered_by_paho_as_it_comes() -> None:
+    """Gathered here, a big packet would be copied again on every read of it."""
+    big = publish(b"a/big", bytes(range(256)) * 2400, 1)  # 600 KB, over READ_SIZE
+    assert len(big) > READ_SIZE
+    small = publish(b"a/small", b"s", 2)
+    stream = small + big + small
+    assert _via_fast(stream, [], 100) == _via_paho(stream, [])
+    seen: list[Seen] = []
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _fast_client(ours, seen.append)
+    into: list[Received] = []
+    try:
+        rc = _run(stream, [], lambda: int(client.read(into, 100, lambda: 1)), theirs)
+    finally:
+        ours.close()
+        theirs.close()
+    assert rc == mqtt.MQTT_ERR_CONN_LOST
+    assert [(t, len(p)) for t, p, _m, _q in seen] == [("a/big", 256 * 2400)]  # paho's
+    assert [t for t, *_ in into] == ["a/small", "a/small"]
 
 
 def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
@@ -213,8 +262,7 @@ def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     seen: list[Seen] = []
-    client = _client(FastPublishClient, ours, seen.append)
-    assert isinstance(client, FastPublishClient)
+    client = _fast_client(ours, seen.append)
     try:
         # The payload is itself a plain PUBLISH, starting right after paho's first ten bytes:
         # parsed from there, it would be taken for a message.
@@ -239,14 +287,38 @@ def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
         theirs.close()
 
 
+def test_a_packet_of_type_zero_paho_has_begun_is_left_to_paho() -> None:
+    """A type byte of 0 (no MQTT packet; a broken broker) leaves paho's ``command`` at 0 while
+    it holds the packet's start: "between packets" must look further than that, or the body
+    would be parsed as packets of its own."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    seen: list[Seen] = []
+    client = _fast_client(ours, seen.append)
+    try:
+        inner = publish(b"a/b", b"inner", 5)
+        theirs.sendall(b"\x00" + _varint(len(inner)))
+        assert select.select([ours], [], [], 10)[0]
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS  # paho holds type and length
+        theirs.sendall(inner)
+        assert select.select([ours], [], [], 10)[0]
+        assert client.fill()
+        into: list[Received] = []
+        assert client.take_publishes(into, 100, 1) == 0  # the body of paho's packet
+        client.read(into, 100, lambda: 1)  # what paho makes of the rest is paho's affair
+        assert into == []
+    finally:
+        ours.close()
+        theirs.close()
+
+
 def test_the_start_of_a_packet_waits_for_more_bytes_without_paho() -> None:
     """A packet read in part is completed from the socket before anyone parses it, and the
     receiver's loop is told to wait on ``select`` meanwhile rather than spin."""
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     seen: list[Seen] = []
-    client = _client(FastPublishClient, ours, seen.append)
-    assert isinstance(client, FastPublishClient)
+    client = _fast_client(ours, seen.append)
     try:
         sale = publish(b"a/b", b"x" * 3000, 3)
         theirs.sendall(sale[:1000])
@@ -272,8 +344,7 @@ def test_publishes_read_on_an_old_connection_are_never_taken_on_a_new_one() -> N
     for s in (old, new):
         s.setblocking(False)
     seen: list[Seen] = []
-    client = _client(FastPublishClient, old, seen.append)
-    assert isinstance(client, FastPublishClient)
+    client = _fast_client(old, seen.append)
     try:
         old_peer.sendall(publish(b"old", b"stale", 1) * 2)
         assert client.fill()
@@ -296,8 +367,7 @@ def test_publishes_behind_a_connack_in_one_read_carry_the_new_connections_genera
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     seen: list[Seen] = []
-    client = _client(FastPublishClient, ours, seen.append)
-    assert isinstance(client, FastPublishClient)
+    client = _fast_client(ours, seen.append)
     generation = [1]
     client.on_connect = lambda *_a: generation.__setitem__(0, generation[0] + 1)
     try:
@@ -306,6 +376,25 @@ def test_publishes_behind_a_connack_in_one_read_carry_the_new_connections_genera
         into: list[Received] = []
         assert client.read(into, 100, lambda: generation[0]) == mqtt.MQTT_ERR_SUCCESS
         assert [(p, g) for _t, p, _ns, _m, _q, g in into] == [(b"before", 1), (b"after", 2)]
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_only_short_topics_are_remembered() -> None:
+    """A till may publish under made-up long topic levels (its ACL allows any last level):
+    remembering those would let it grow the receiver's memory."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _fast_client(ours, lambda _m: pytest.fail("nothing here is paho's"))
+    try:
+        short, long = b"tf/v1/s-1/till-1/up/sale", b"tf/v1/s-1/till-1/up/" + b"x" * 5000
+        theirs.sendall(publish(short, b"1", 1) + publish(long, b"2", 2))
+        into: list[Received] = []
+        assert select.select([ours], [], [], 10)[0]
+        assert client.read(into, 100, lambda: 1) == mqtt.MQTT_ERR_SUCCESS
+        assert [t for t, *_ in into] == [short.decode(), long.decode()]
+        assert list(client._topics) == [short]
     finally:
         ours.close()
         theirs.close()

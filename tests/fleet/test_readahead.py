@@ -94,14 +94,21 @@ def test_bytes_of_an_old_connection_are_never_read_on_a_new_one() -> None:
             s.close()
 
 
-def test_over_tls_it_reads_on_past_the_first_record(tmp_path: Path) -> None:
-    """TLS returns one record per recv and Mosquitto writes a record per packet: without
-    reading on, read-ahead would hold one packet at a time over TLS."""
+def _tls_pair(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     pki = TestCA(tmp_path / "pki")
     server_id = pki.server()
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(server_id.cert, server_id.key)
-    client_ctx = ssl.create_default_context(cafile=str(pki.ca_file))
+    return server_ctx, ssl.create_default_context(cafile=str(pki.ca_file))
+
+
+@pytest.mark.parametrize("then_close", [False, True], ids=["open", "closed"])
+def test_over_tls_it_reads_on_past_the_first_record(tmp_path: Path, then_close: bool) -> None:
+    """TLS returns one record per recv and Mosquitto writes a record per packet: without
+    reading on, read-ahead would hold one packet at a time over TLS. A connection that ends
+    behind the records (a DISCONNECT with its reason, then the end) ends for paho only after
+    every record before it."""
+    server_ctx, client_ctx = _tls_pair(tmp_path)
     raw_ours, raw_theirs = socket.socketpair()
     records = [bytes([n]) * 100 for n in range(50)]
     served = threading.Event()
@@ -110,8 +117,10 @@ def test_over_tls_it_reads_on_past_the_first_record(tmp_path: Path) -> None:
         with server_ctx.wrap_socket(raw_theirs, server_side=True) as tls:
             for record in records:
                 tls.sendall(record)  # one TLS record each
-            served.set()
-            tls.recv(1)  # until the client is done
+            if not then_close:
+                served.set()
+                tls.recv(1)  # until the client is done
+        served.set()  # closed: the end of the stream is behind the records
 
     server = threading.Thread(target=serve)
     server.start()
@@ -120,8 +129,13 @@ def test_over_tls_it_reads_on_past_the_first_record(tmp_path: Path) -> None:
         assert served.wait(30)
         ours.setblocking(False)
         client = _client_on(ours)
+        assert select.select([ours], [], [], 10)[0]
         assert client._sock_recv(1) == records[0][:1]
         assert client.buffered() == 50 * 100 - 1  # every record, from one call
+        if then_close:
+            assert client.ended()  # met while reading on, and kept ...
+            assert client._sock_recv(50 * 100) == b"".join(records)[1:]  # ... behind the bytes
+            assert client._sock_recv(1) == b""  # then paho meets it
     finally:
         ours.close()
         server.join(30)
@@ -138,6 +152,7 @@ def test_an_end_or_error_met_by_fill_is_met_by_paho_after_the_buffered_bytes() -
     client = _client_on(ours)
     try:
         peer.sendall(b"abc")
+        assert select.select([ours], [], [], 10)[0]
         assert client.fill()
         assert client._sock_recv(2) == b"ab"
         peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
