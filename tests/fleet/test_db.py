@@ -323,29 +323,21 @@ def test_a_new_sqlite_file_gets_large_pages_and_an_older_one_keeps_its_own(
         assert db.scalar("PRAGMA page_size") == engine.SQLITE_PAGE_SIZE == 16384
         assert db.scalar("PRAGMA journal_mode") == "wal"
 
+    def letter(db: Connection, payload: bytes) -> None:
+        now = dt.datetime.now(dt.UTC)
+        record_dead_letter(
+            db, received_at=now, topic="t", reason="why", error_path=None, payload=payload
+        )
+
     old = tmp_path / "old.db"
     monkeypatch.setattr(engine, "SQLITE_PAGE_SIZE", 4096)  # as files were made before
     with connect(f"sqlite://{old}") as db:
-        record_dead_letter(
-            db,
-            received_at=dt.datetime.now(dt.UTC),
-            topic="t",
-            reason="why",
-            error_path=None,
-            payload=b"kept",
-        )
+        letter(db, b"kept")
     monkeypatch.undo()
     with connect(f"sqlite://{old}") as db:
         assert db.scalar("PRAGMA page_size") == 4096
         assert db.column("SELECT payload FROM dead_letters") == [b"kept"]
-        record_dead_letter(
-            db,
-            received_at=dt.datetime.now(dt.UTC),
-            topic="t",
-            reason="why",
-            error_path=None,
-            payload=b"more",
-        )
+        letter(db, b"more")
         assert db.scalar("SELECT count(*) FROM dead_letters") == 2
 
 

@@ -256,6 +256,19 @@ def test_a_packet_larger_than_the_buffer_is_gathered_by_paho_as_it_comes() -> No
     assert [t for t, *_ in into] == ["a/small", "a/small"]
 
 
+def _paho_begins(
+    client: FastPublishClient, ours: socket.socket, theirs: socket.socket, head: bytes, rest: bytes
+) -> None:
+    """paho reads ``head``, the start of a packet, itself; then ``rest`` is read ahead."""
+    theirs.sendall(head)
+    assert select.select([ours], [], [], 10)[0]
+    assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS  # paho holds the head
+    assert not client.ready()
+    theirs.sendall(rest)
+    assert select.select([ours], [], [], 10)[0]
+    assert client.fill()
+
+
 def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
     """paho's ``loop_read`` reads on past one packet while QoS flows of its own are open, and
     may stop inside the next; the rest of that packet is paho's."""
@@ -269,13 +282,7 @@ def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
         inner = publish(b"a/b", b"inner", 5)
         sale = publish(b"a/b", inner, 3)
         assert sale[10:] == inner
-        theirs.sendall(sale[:10])
-        assert select.select([ours], [], [], 10)[0]
-        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS  # paho holds the first ten bytes
-        assert not client.ready()
-        theirs.sendall(sale[10:] + sale)
-        assert select.select([ours], [], [], 10)[0]
-        assert client.fill()
+        _paho_begins(client, ours, theirs, sale[:10], sale[10:] + sale)
         into: list[Received] = []
         assert client.take_publishes(into, 100, 1) == 0  # paho is mid-packet: not ours to take
         assert client.ready()
@@ -297,12 +304,7 @@ def test_a_packet_of_type_zero_paho_has_begun_is_left_to_paho() -> None:
     client = _fast_client(ours, seen.append)
     try:
         inner = publish(b"a/b", b"inner", 5)
-        theirs.sendall(b"\x00" + _varint(len(inner)))
-        assert select.select([ours], [], [], 10)[0]
-        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS  # paho holds type and length
-        theirs.sendall(inner)
-        assert select.select([ours], [], [], 10)[0]
-        assert client.fill()
+        _paho_begins(client, ours, theirs, b"\x00" + _varint(len(inner)), inner)
         into: list[Received] = []
         assert client.take_publishes(into, 100, 1) == 0  # the body of paho's packet
         client.read(into, 100, lambda: 1)  # what paho makes of the rest is paho's affair
