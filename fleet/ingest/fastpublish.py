@@ -159,9 +159,9 @@ class FastPublishClient(ReadAheadClient):
             at = packet_end
             taken += 1
         if taken:
+            # paho's keepalive clock counted these bytes when they were read (fill(), or paho's
+            # own read), so there is nothing to tell it here.
             self._ahead_at = at
-            with self._msgtime_mutex:
-                self._last_bytes_received = mqtt.time_func()  # what paho's read would do
         return taken
 
 
