@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet.ingest.fastpublish import BAD_TOPIC, FastPublishClient, Received
 from fleet.ingest.readahead import READ_SIZE
+from tests.socketpairs import socket_pair
 
 Seen = tuple[str, bytes, int, int]
 
@@ -140,38 +141,28 @@ def _run(stream: bytes, cuts: list[int], read: Callable[[], int], theirs: socket
 
 
 def _via_paho(stream: bytes, cuts: list[int]) -> tuple[int, list[Seen]]:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    seen: list[Seen] = []
-    client = _client(mqtt.Client, ours, seen.append)
-    try:
+    with socket_pair() as (ours, theirs):
+        seen: list[Seen] = []
+        client = _client(mqtt.Client, ours, seen.append)
         return _run(stream, cuts, lambda: _paho_read(client, ours), theirs), seen
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def _via_fast(stream: bytes, cuts: list[int], limit: int) -> tuple[int, list[Seen]]:
     """As in the receiver: paho's ``on_message`` and the fast path fill one hand-over list,
     which is forwarded (here: kept) when ``read`` returns, and ``read`` is called again while
     it has work without the socket."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    batches: list[list[Received]] = [[]]
-    client = _fast_client(ours, lambda m: batches[-1].append((m[0], m[1], 0, m[2], m[3], 7)))
+    with socket_pair() as (ours, theirs):
+        batches: list[list[Received]] = [[]]
+        client = _fast_client(ours, lambda m: batches[-1].append((m[0], m[1], 0, m[2], m[3], 7)))
 
-    def read() -> int:
-        while True:
-            rc = client.read(batches[-1], limit, lambda: 7)
-            batches.append([])
-            if rc or not client.ready():
-                return int(rc)
+        def read() -> int:
+            while True:
+                rc = client.read(batches[-1], limit, lambda: 7)
+                batches.append([])
+                if rc or not client.ready():
+                    return int(rc)
 
-    try:
         rc = _run(stream, cuts, read, theirs)
-    finally:
-        ours.close()
-        theirs.close()
     return rc, [(t, p, m, q) for batch in batches for t, p, _ns, m, q, _g in batch]
 
 
@@ -194,11 +185,9 @@ def test_the_same_messages_and_errors_as_paho(
 
 
 def test_plain_publishes_skip_paho() -> None:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    handled_by_paho: list[Seen] = []
-    client = _fast_client(ours, handled_by_paho.append)
-    try:
+    with socket_pair() as (ours, theirs):
+        handled_by_paho: list[Seen] = []
+        client = _fast_client(ours, handled_by_paho.append)
         sale = publish(b"tf/v1/s-1/till-1/up/sale", b'{"x":1}', 9, dup=True)
         theirs.sendall(PINGRESP + sale * 3 + publish(b"t", b"\0\0\0", 0, qos=0) + sale)
         into: list[Received] = []
@@ -208,18 +197,13 @@ def test_plain_publishes_skip_paho() -> None:
         ] * 4
         assert handled_by_paho == [("t", b"\0\0\0", 0, 0)]  # QoS 0 is paho's
         assert client.buffered() == 0
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_bytes_read_without_paho_keep_its_keepalive_clock() -> None:
     """paho's keepalive closes a connection it has heard nothing on: plain PUBLISHes taken
     without paho, and the first part of a packet still coming in, are the broker heard."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _fast_client(ours, lambda _m: pytest.fail("nothing here is paho's"))
-    try:
+    with socket_pair() as (ours, theirs):
+        client = _fast_client(ours, lambda _m: pytest.fail("nothing here is paho's"))
         sale = publish(b"a/b", b"x" * 3000, 3)
         for chunk in (sale * 3, sale[:1000]):
             theirs.sendall(chunk)
@@ -229,9 +213,6 @@ def test_bytes_read_without_paho_keep_its_keepalive_clock() -> None:
             assert client.read(into, 100, lambda: 1) == mqtt.MQTT_ERR_SUCCESS
             assert len(into) == (3 if chunk != sale[:1000] else 0)
             assert client._last_bytes_received > 0.0
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_a_packet_larger_than_the_buffer_is_gathered_by_paho_as_it_comes() -> None:
@@ -242,15 +223,10 @@ def test_a_packet_larger_than_the_buffer_is_gathered_by_paho_as_it_comes() -> No
     stream = small + big + small
     assert _via_fast(stream, [], 100) == _via_paho(stream, [])
     seen: list[Seen] = []
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _fast_client(ours, seen.append)
-    into: list[Received] = []
-    try:
+    with socket_pair() as (ours, theirs):
+        client = _fast_client(ours, seen.append)
+        into: list[Received] = []
         rc = _run(stream, [], lambda: int(client.read(into, 100, lambda: 1)), theirs)
-    finally:
-        ours.close()
-        theirs.close()
     assert rc == mqtt.MQTT_ERR_CONN_LOST
     assert [(t, len(p)) for t, p, _m, _q in seen] == [("a/big", 256 * 2400)]  # paho's
     assert [t for t, *_ in into] == ["a/small", "a/small"]
@@ -272,11 +248,9 @@ def _paho_begins(
 def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
     """paho's ``loop_read`` reads on past one packet while QoS flows of its own are open, and
     may stop inside the next; the rest of that packet is paho's."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    seen: list[Seen] = []
-    client = _fast_client(ours, seen.append)
-    try:
+    with socket_pair() as (ours, theirs):
+        seen: list[Seen] = []
+        client = _fast_client(ours, seen.append)
         # The payload is itself a plain PUBLISH, starting right after paho's first ten bytes:
         # parsed from there, it would be taken for a message.
         inner = publish(b"a/b", b"inner", 5)
@@ -289,39 +263,29 @@ def test_a_packet_paho_has_begun_is_left_to_paho() -> None:
         assert client.read(into, 100, lambda: 1) == mqtt.MQTT_ERR_SUCCESS
         assert seen == [("a/b", inner, 3, 1)]  # the one paho began, paho finished
         assert [(t, p, m) for t, p, _ns, m, _q, _g in into] == [("a/b", inner, 3)]
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_a_packet_of_type_zero_paho_has_begun_is_left_to_paho() -> None:
     """A type byte of 0 (no MQTT packet; a broken broker) leaves paho's ``command`` at 0 while
     it holds the packet's start: "between packets" must look further than that, or the body
     would be parsed as packets of its own."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    seen: list[Seen] = []
-    client = _fast_client(ours, seen.append)
-    try:
+    with socket_pair() as (ours, theirs):
+        seen: list[Seen] = []
+        client = _fast_client(ours, seen.append)
         inner = publish(b"a/b", b"inner", 5)
         _paho_begins(client, ours, theirs, b"\x00" + _varint(len(inner)), inner)
         into: list[Received] = []
         assert client.take_publishes(into, 100, 1) == 0  # the body of paho's packet
         client.read(into, 100, lambda: 1)  # what paho makes of the rest is paho's affair
         assert into == []
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_the_start_of_a_packet_waits_for_more_bytes_without_paho() -> None:
     """A packet read in part is completed from the socket before anyone parses it, and the
     receiver's loop is told to wait on ``select`` meanwhile rather than spin."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    seen: list[Seen] = []
-    client = _fast_client(ours, seen.append)
-    try:
+    with socket_pair() as (ours, theirs):
+        seen: list[Seen] = []
+        client = _fast_client(ours, seen.append)
         sale = publish(b"a/b", b"x" * 3000, 3)
         theirs.sendall(sale[:1000])
         into: list[Received] = []
@@ -335,19 +299,12 @@ def test_the_start_of_a_packet_waits_for_more_bytes_without_paho() -> None:
         assert client.read(into, 100, lambda: 1) == mqtt.MQTT_ERR_SUCCESS
         assert [(t, len(p), m) for t, p, _ns, m, _q, _g in into] == [("a/b", 3000, 3)]
         assert seen == []  # never paho's
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_publishes_read_on_an_old_connection_are_never_taken_on_a_new_one() -> None:
-    old, old_peer = socket.socketpair()
-    new, new_peer = socket.socketpair()
-    for s in (old, new):
-        s.setblocking(False)
-    seen: list[Seen] = []
-    client = _fast_client(old, seen.append)
-    try:
+    with socket_pair() as (old, old_peer), socket_pair() as (new, new_peer):
+        seen: list[Seen] = []
+        client = _fast_client(old, seen.append)
         old_peer.sendall(publish(b"old", b"stale", 1) * 2)
         assert client.fill()
         client._sock = new  # reconnected: the broker redelivers what was not acknowledged
@@ -358,38 +315,28 @@ def test_publishes_read_on_an_old_connection_are_never_taken_on_a_new_one() -> N
         assert client.read(into, 100, lambda: 2) == mqtt.MQTT_ERR_SUCCESS
         assert [(t, p, g) for t, p, _ns, _m, _q, g in into] == [("new", b"fresh", 2)]
         assert seen == []
-    finally:
-        for s in (old, old_peer, new, new_peer):
-            s.close()
 
 
 def test_publishes_behind_a_connack_in_one_read_carry_the_new_connections_generation() -> None:
     """A resumed session's redeliveries arrive right behind the CONNACK, often in the same read;
     acks for them are only honoured on the connection they came on."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    seen: list[Seen] = []
-    client = _fast_client(ours, seen.append)
-    generation = [1]
-    client.on_connect = lambda *_a: generation.__setitem__(0, generation[0] + 1)
-    try:
+    with socket_pair() as (ours, theirs):
+        seen: list[Seen] = []
+        client = _fast_client(ours, seen.append)
+        generation = [1]
+        client.on_connect = lambda *_a: generation.__setitem__(0, generation[0] + 1)
         connack = b"\x20\x03\x01\x00\x00"  # session present, success, no properties
         theirs.sendall(publish(b"a", b"before", 1) + connack + publish(b"a", b"after", 2, dup=True))
         into: list[Received] = []
         assert client.read(into, 100, lambda: generation[0]) == mqtt.MQTT_ERR_SUCCESS
         assert [(p, g) for _t, p, _ns, _m, _q, g in into] == [(b"before", 1), (b"after", 2)]
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_only_short_topics_are_remembered() -> None:
     """A till may publish under made-up long topic levels (its ACL allows any last level):
     remembering those would let it grow the receiver's memory."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _fast_client(ours, lambda _m: pytest.fail("nothing here is paho's"))
-    try:
+    with socket_pair() as (ours, theirs):
+        client = _fast_client(ours, lambda _m: pytest.fail("nothing here is paho's"))
         short, long = b"tf/v1/s-1/till-1/up/sale", b"tf/v1/s-1/till-1/up/" + b"x" * 5000
         theirs.sendall(publish(short, b"1", 1) + publish(long, b"2", 2))
         into: list[Received] = []
@@ -397,6 +344,3 @@ def test_only_short_topics_are_remembered() -> None:
         assert client.read(into, 100, lambda: 1) == mqtt.MQTT_ERR_SUCCESS
         assert [t for t, *_ in into] == [short.decode(), long.decode()]
         assert list(client._topics) == [short]
-    finally:
-        ours.close()
-        theirs.close()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet.ingest.readahead import ReadAheadClient
+from tests.socketpairs import socket_pair
 from tests.tlskit import TestCA
 
 
@@ -32,10 +33,8 @@ def _client_on(sock: socket.socket) -> ReadAheadClient:
 def test_reads_return_the_stream_in_order_and_never_more_than_asked(
     writes: list[bytes], asks: list[int]
 ) -> None:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _client_on(ours)
-    try:
+    with socket_pair() as (ours, theirs):
+        client = _client_on(ours)
         for chunk in writes:
             theirs.sendall(chunk)
         theirs.close()  # end of stream after the writes
@@ -53,15 +52,11 @@ def test_reads_return_the_stream_in_order_and_never_more_than_asked(
             assert client.buffered() >= 0
         assert bytes(got) == sent
         assert client.buffered() == 0
-    finally:
-        ours.close()
 
 
 def test_an_empty_socket_says_so_like_paho_and_nothing_is_buffered() -> None:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _client_on(ours)
-    try:
+    with socket_pair() as (ours, theirs):
+        client = _client_on(ours)
         with pytest.raises(BlockingIOError):
             client._sock_recv(1)
         theirs.sendall(b"\x30\x05hello")
@@ -70,18 +65,11 @@ def test_an_empty_socket_says_so_like_paho_and_nothing_is_buffered() -> None:
         assert client._sock_recv(1) == b"\x05"
         assert client._sock_recv(100) == b"hello"
         assert client.buffered() == 0
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_bytes_of_an_old_connection_are_never_read_on_a_new_one() -> None:
-    old, old_peer = socket.socketpair()
-    new, new_peer = socket.socketpair()
-    for s in (old, new):
-        s.setblocking(False)
-    client = _client_on(old)
-    try:
+    with socket_pair() as (old, old_peer), socket_pair() as (new, new_peer):
+        client = _client_on(old)
         old_peer.sendall(b"stale-bytes")
         assert client._sock_recv(1) == b"s"
         assert client.buffered() == 10
@@ -89,9 +77,6 @@ def test_bytes_of_an_old_connection_are_never_read_on_a_new_one() -> None:
         assert client.buffered() == 0
         new_peer.sendall(b"fresh")
         assert client._sock_recv(100) == b"fresh"
-    finally:
-        for s in (old, old_peer, new, new_peer):
-            s.close()
 
 
 def _tls_pair(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -169,10 +154,8 @@ def test_an_end_or_error_met_by_fill_is_met_by_paho_after_the_buffered_bytes() -
 
 
 def test_an_orderly_end_met_by_fill_is_an_empty_read_for_paho() -> None:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _client_on(ours)
-    try:
+    with socket_pair() as (ours, theirs):
+        client = _client_on(ours)
         theirs.sendall(b"xy")
         theirs.close()
         assert client.fill()
@@ -180,5 +163,3 @@ def test_an_orderly_end_met_by_fill_is_an_empty_read_for_paho() -> None:
         assert not client.fill()
         assert client.ended()
         assert client._sock_recv(1) == b""  # what paho takes for the connection lost
-    finally:
-        ours.close()
