@@ -1,7 +1,7 @@
 """The ingest worker's projector: queued events into the reporting tables, in a process of its own.
 
 Projection (``fleet.db.projection_queue``) is most of the database work of an event, so it runs
-beside the receiver and the worker thread instead of in the ingest transaction, and only when
+beside the receiver and the writer threads instead of in the ingest transaction, and only when
 the worker asks: one round per ``("go",)``, which the worker sends when the uplink pauses, or
 once stored events have waited too long (``fleet.ingest.pacing``). Storing and acknowledging
 uplink thus comes first — on SQLite, whose single writer lock the two share, a batch waits at

@@ -2,9 +2,9 @@
 
 Four processes: a receiver child (``fleet.ingest.receiver``) owns the broker connection and
 forwards each PUBLISH over a pipe to a validator child (``fleet.ingest.validator``), which
-decodes it strictly and passes it on with its verdict; this process's worker thread takes
+decodes it strictly and passes it on with its verdict; this process's writer threads take
 batches (up to
-``batch_max`` messages or ``batch_wait_ms``), stores each batch in one transaction, and only
+``batch_max`` messages or ``batch_wait_ms``), store each batch in one transaction, and only
 after COMMIT asks the receiver to acknowledge the messages to the broker (``manual_ack``), so a
 worker killed mid-batch leaves them to be redelivered — to itself when it comes back (the broker
 keeps its persistent session) — and the unique ``event_id`` makes the redelivery harmless. Then
@@ -13,7 +13,17 @@ high-water mark: that, not the broker's PUBACK, lets the till delete its outbox 
 and strict decoding are each a core's worth of Python at a few thousand messages a second, which
 is why each has a process (and a GIL) of its own: on two cores they overlap with the writes.
 
-Projection: a batch stores events and queues them; whenever the worker thread has no batch to
+Writers: ``writers`` threads (on PostgreSQL two by default), each with a database connection of
+its own, so one builds its next batch while the server stores the other's (one batch at a time
+kept the worker and the server taking turns, each idle while the other worked; on SQLite,
+whose writers take turns on one lock anyway, one is the default). Messages are dealt to
+the writers by device (the ``{store}/{device}`` of their topic): a device's messages are always
+one writer's, stored in the order they came, so two batches in flight never share a device —
+they never wait for each other's locks, and a device's high-water mark only ever moves forward
+within a worker, exactly as with one writer. The first writer also watches gaps and logs the
+metrics.
+
+Projection: a batch stores events and queues them; whenever a writer thread has no batch to
 store, it asks the projector child (``fleet.ingest.projector``) for a round, which writes up to
 ``projection_batch`` queued events into the sales, stock and loyalty tables in one transaction
 (``fleet.db.projection_queue``) — paced by ``fleet.ingest.pacing``: in a pause of the uplink,
@@ -45,6 +55,7 @@ import socket
 import subprocess
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
@@ -96,6 +107,17 @@ class _Watch:
     policy: ResendPolicy
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One writer's share of the messages: the devices dealt to it, in arrival order."""
+
+    queue: queue.Queue[list[Incoming]]
+    carry: list[Incoming]
+
+
+_LANE_CACHE_MAX = 1 << 16
+
+
 class IngestWorker:
     """One ingest worker; run several with the same share group to split the load."""
 
@@ -114,8 +136,11 @@ class IngestWorker:
         self.subscribed = threading.Event()
         """Set once the broker granted the uplink subscription (messages flow from then on)."""
         self.log = logger or logging.getLogger("fleet.ingest")
-        self._queue: queue.Queue[list[Incoming]] = queue.Queue()
-        self._carry: list[Incoming] = []
+        self._lanes = [_Lane(queue.Queue(), []) for _ in range(config.writers)]
+        self._lane_of: dict[str, int] = {}  # topic -> lane, for the reader thread only
+        self._order_lock = threading.Lock()  # one message at a time into the receiver's pipe
+        self._watch_lock = threading.Lock()  # guards _watches
+        self._writer_error: BaseException | None = None
         self._stop = threading.Event()
         self._receiver_stopped = threading.Event()
         self._lost: str | None = None
@@ -127,7 +152,7 @@ class IngestWorker:
         self._reader: threading.Thread | None = None
         self._ttl = dt.timedelta(seconds=config.ingest.ack_ttl_s)
         self._tick = min(0.5, config.ingest.reorder_timeout_s / 4)
-        # Projection state, shared by the worker thread and the reader thread.
+        # Projection state, shared by the writer threads and the reader thread.
         self._projection_lock = threading.Lock()
         self._projection_due = True  # events queued by an earlier run may be waiting
         self._projection_idle = threading.Event()
@@ -148,19 +173,24 @@ class IngestWorker:
 
         Raises :class:`ReceiverLostError` if the receiver process died under it.
         """
-        conn = connect(self.config.db_url)
+        conns: list[Connection] = []
         try:
+            for _ in self._lanes:
+                conns.append(connect(self.config.db_url))
             try:
                 procs = self._start_children()
             except _StoppedWhileStartingError:
                 return  # told to stop before a message was taken: nothing to finish
             try:
-                conn = self._loop(conn)  # the connection in use at the end, maybe a new one
+                conns = self._write(conns)  # the connections in use at the end, maybe new ones
             finally:
                 self._stop_children(procs)
         finally:
-            conn.close()
+            for conn in conns:
+                conn.close()
             self.log.info("stopped", extra={"fields": self.metrics.snapshot()})
+        if self._writer_error is not None:
+            raise self._writer_error
         if self._lost is not None:
             raise ReceiverLostError(f"the {self._lost} process ended unexpectedly; see the log")
 
@@ -256,7 +286,8 @@ class IngestWorker:
 
     def _order(self, order: tuple[Any, ...]) -> None:
         assert self._pipe is not None
-        with contextlib.suppress(OSError):  # the receiver is gone; the reader thread says so
+        # Writers order at once; a pipe's send is not atomic for a large message.
+        with self._order_lock, contextlib.suppress(OSError):  # gone: the reader thread says so
             self._pipe.send(order)
 
     def _lose(self, which: str) -> None:
@@ -265,7 +296,8 @@ class IngestWorker:
             self.log.error(f"{which} process ended unexpectedly")
         self._receiver_stopped.set()
         self._stop.set()
-        self._queue.put([])  # wake the worker thread
+        for lane in self._lanes:
+            lane.queue.put([])  # wake the writers
 
     def _read(self) -> None:
         """Reader thread: the children's news, as messages into the queue and lines in the log."""
@@ -290,9 +322,29 @@ class IngestWorker:
                     self._projected(news)
                 elif pipe is self._validated:
                     self._pacer.arrived(time.monotonic())  # a float store: no lock needed
-                    self._queue.put(_incoming(news[1]))
+                    self._deal(_incoming(news[1]))
                 elif self._received(news):
                     pipes.remove(pipe)
+
+    def _deal(self, messages: list[Incoming]) -> None:
+        """Hand messages to the writers, each device's to one writer, in arrival order."""
+        lanes = self._lanes
+        if len(lanes) == 1:
+            lanes[0].queue.put(messages)
+            return
+        lane_of = self._lane_of
+        dealt: list[list[Incoming]] = [[] for _ in lanes]
+        for msg in messages:
+            lane = lane_of.get(msg.topic)
+            if lane is None:
+                lane = writer_for(msg.topic, len(lanes))
+                if len(lane_of) >= _LANE_CACHE_MAX:
+                    lane_of.clear()
+                lane_of[msg.topic] = lane
+            dealt[lane].append(msg)
+        for target, share in zip(lanes, dealt, strict=True):
+            if share:
+                target.queue.put(share)
 
     def _received(self, news: tuple[Any, ...]) -> bool:
         """Handle one message of the receiver; True when it was its last."""
@@ -349,10 +401,10 @@ class IngestWorker:
             # ``backlog`` above 0: the rest is locked by another worker, projecting it.
             fields = {"projected": caught_up[0], "backlog": caught_up[1]}
             self.log.debug("projections caught up", extra={"fields": fields})
-        self._queue.put([])  # wake the worker thread: it may ask for the next round
+        self._lanes[0].queue.put([])  # wake the first writer: it may ask for the next round
 
     def _ask_projection(self) -> float | None:
-        """The worker thread is idle: start a projection round if one is due and none is out,
+        """A writer is idle: start a projection round if one is due and none is out,
         and the pacer (``fleet.ingest.pacing``) does not hold it back; if it does, returns how
         long to wait before asking again."""
         now = time.monotonic()
@@ -373,20 +425,52 @@ class IngestWorker:
                 self._round_out = False
         return None
 
-    # -- the worker thread --------------------------------------------------------------------
+    # -- the writer threads --------------------------------------------------------------------
 
-    def _loop(self, conn: Connection) -> Connection:
+    def _write(self, conns: list[Connection]) -> list[Connection]:
+        """Run the first writer here and the others in threads; each finishes its batch in hand
+        once told to stop. Returns the connections in use at the end (some maybe new)."""
+        others = [
+            threading.Thread(
+                target=self._other_writer,
+                args=(conns, n),
+                name=f"ingest-writer-{n}-{self.client_id}",
+            )
+            for n in range(1, len(conns))
+        ]
+        for thread in others:
+            thread.start()
+        try:
+            conns[0] = self._loop(conns[0], self._lanes[0], lead=True)
+        finally:
+            self._stop.set()  # already, unless the first writer failed: the others stop too
+            for thread in others:
+                thread.join()
+        return conns
+
+    def _other_writer(self, conns: list[Connection], n: int) -> None:
+        try:
+            conns[n] = self._loop(conns[n], self._lanes[n], lead=False)
+        except BaseException as exc:  # a bug: stop the worker and say what it was
+            self._writer_error = exc
+            self.log.exception("writer failed")
+            self._stop.set()
+            self._lanes[0].queue.put([])
+
+    def _loop(self, conn: Connection, lane: _Lane, *, lead: bool) -> Connection:
         interval = self.config.ingest.metrics_interval_s
         next_metrics = time.monotonic() + interval
         while not self._stop.is_set():
-            batch = self._take_batch()
+            batch = self._take_batch(lane)
             if batch:
                 conn = self._process(conn, batch)
-            if self._watches:
-                conn = self._check_gaps(conn)
-            if time.monotonic() >= next_metrics:
-                self._log_metrics(conn)
-                next_metrics = time.monotonic() + interval
+            if lead:
+                if self._watches:
+                    with self._watch_lock:  # held while asking the database: gaps are rare
+                        conn = self._check_gaps(conn)
+                if time.monotonic() >= next_metrics:
+                    self._log_metrics(conn)
+                    next_metrics = time.monotonic() + interval
         return conn
 
     def _log_metrics(self, conn: Connection) -> None:
@@ -396,7 +480,7 @@ class IngestWorker:
             fields["projection_backlog"] = backlog(conn)
         self.log.info("metrics", extra={"fields": fields})
 
-    def _take_batch(self) -> list[Incoming]:
+    def _take_batch(self, lane: _Lane) -> list[Incoming]:
         """Up to ``batch_max`` messages: waits up to a tick for the first (asking for a
         projection round if there is none yet), then at most ``batch_wait_ms`` for the batch to
         fill. Empty when woken without messages."""
@@ -404,13 +488,13 @@ class IngestWorker:
         # Asked before every batch, not only when idle: under a load that never leaves the
         # queue empty, an overdue round must still start (the pacer holds it back otherwise).
         held_back = self._ask_projection()
-        batch, self._carry = self._carry[:limit], self._carry[limit:]
+        batch, lane.carry = lane.carry[:limit], lane.carry[limit:]
         if not batch:
             try:
-                batch = self._queue.get_nowait()
+                batch = lane.queue.get_nowait()
             except queue.Empty:
                 try:
-                    batch = self._queue.get(
+                    batch = lane.queue.get(
                         timeout=self._tick if held_back is None else min(self._tick, held_back)
                     )
                 except queue.Empty:
@@ -422,14 +506,12 @@ class IngestWorker:
             remaining = deadline - time.monotonic()
             try:
                 batch.extend(
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else self._queue.get_nowait()
+                    lane.queue.get(timeout=remaining) if remaining > 0 else lane.queue.get_nowait()
                 )
             except queue.Empty:
                 break
         if len(batch) > limit:
-            batch, self._carry = batch[:limit], batch[limit:] + self._carry
+            batch, lane.carry = batch[:limit], batch[limit:] + lane.carry
         return batch
 
     def _process(self, conn: Connection, batch: list[Incoming]) -> Connection:
@@ -477,7 +559,8 @@ class IngestWorker:
                     self.signer.sign(ack_document(key, state.hwm, now=now, ttl=self._ttl)),
                 )
                 self.metrics.add(acks_published=1)
-            self._watch(key, state, result.seqs.get(key, []))
+            with self._watch_lock:
+                self._watch(key, state, result.seqs.get(key, []))
         return conn
 
     def _watch(self, key: DeviceKey, state: SeqState, seqs: list[int]) -> None:
@@ -554,6 +637,16 @@ class IngestWorker:
         except DatabaseError as exc:
             self.log.error("database unreachable", extra={"fields": {"error": str(exc)[:500]}})
             return conn  # closed: the next attempt fails fast and comes back here
+
+
+def writer_for(topic: str, writers: int) -> int:
+    """The writer a topic's messages go to: by its ``{store}/{device}`` (``tf/v1/{store}/
+    {device}/...``), so a device's uplink and status messages share one; a topic of another
+    shape (a dead letter to be) goes by the whole topic."""
+    parts = topic.split("/", 4)
+    name = "/".join(parts[2:4]) if len(parts) == 5 else topic
+    # crc32, not hash(): the same deal in every run, so a benchmark's few tills split alike.
+    return zlib.crc32(name.encode("utf-8", "surrogatepass")) % writers
 
 
 def _incoming(forwarded: list[tuple[Any, ...]]) -> list[Incoming]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import queue
@@ -31,8 +32,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig, FleetConfig, IngestConfig, KeysConfig
-from fleet.db import DeviceKey, backlog, connect, seq_state
-from fleet.ingest import IngestWorker
+from fleet.db import Connection, DeviceKey, backlog, connect, seq_state
+from fleet.ingest import Incoming, IngestWorker
+from fleet.ingest.worker import writer_for
 from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto
 from protocol import topics
@@ -362,6 +364,93 @@ def test_two_workers_split_a_shared_subscription_and_totals_match(
         ) * len(devices)
         for device in devices:
             assert seq_state(db, DeviceKey("acme", "s-001", device)).hwm == per_till
+
+
+def _devices_on_two_writers() -> tuple[str, str]:
+    """Two till ids of store ``s-001`` that a worker with two writers deals to different ones."""
+    lane = functools.partial(writer_for, writers=2)
+    first = "till-1"
+    other = next(
+        d
+        for d in (f"till-{n}" for n in range(2, 100))
+        if lane(topics.status("s-001", d)) != lane(topics.status("s-001", first))
+    )
+    return first, other
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fleet_db_url", ["postgres"], indirect=True)
+def test_a_batch_waiting_for_a_lock_holds_up_no_device_of_the_other_writer(
+    mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer, tills: list[FakeTill]
+) -> None:
+    """Two writers store two batches at once: a batch stuck behind a lock (here the test's; in
+    production another worker's) does not stop the devices dealt to the other writer."""
+    held, free = (FakeTill(mosquitto, signer, device=d) for d in _devices_on_two_writers())
+    tills.extend((held, free))
+    worker = IngestWorker(_config(mosquitto, fleet_db_url, key_dir, writers=2), signer)
+    with running(worker):
+        for till in (held, free):
+            till.publish(samples.feedback(), 1)
+            till.wait_acked(1)
+        with connect(fleet_db_url) as db, db.transaction():
+            db.execute("SELECT 1 FROM devices WHERE device = ? FOR UPDATE", [held.device])
+            held.publish(samples.feedback(), 2)
+            deadline = time.monotonic() + WAIT
+            # No event to wait on inside the server: look until the batch waits for the lock.
+            while not db.scalar(
+                "SELECT count(*) AS n FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ):
+                assert time.monotonic() < deadline, "the held till's batch never met the lock"
+            free.publish(samples.feedback(), 2)
+            free.wait_acked(2)  # stored, committed and acknowledged meanwhile
+            assert held.docs.empty()
+            assert worker.metrics.snapshot()["applied"] == 3
+        held.wait_acked(2)  # the lock is gone: the waiting batch goes through
+    assert worker.metrics.snapshot()["applied"] == 4
+
+
+class _SecondWriterBreaks(IngestWorker):
+    """A worker whose second writer has a bug (there is no message that makes one, so the bug
+    is put in)."""
+
+    def _process(self, conn: Connection, batch: list[Incoming]) -> Connection:
+        if threading.current_thread().name.startswith("ingest-writer-1-"):
+            raise RuntimeError("a bug in the second writer")
+        return super()._process(conn, batch)
+
+
+def test_a_writer_that_fails_stops_the_worker_with_its_error_and_loses_nothing(
+    mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer, tills: list[FakeTill]
+) -> None:
+    _, device = _devices_on_two_writers()
+    assert writer_for(topics.status("s-001", device), 2) == 1
+    till = FakeTill(mosquitto, signer, device=device)
+    tills.append(till)
+    config = _config(mosquitto, fleet_db_url, key_dir, writers=2)
+    broken = _SecondWriterBreaks(config, signer)
+    ended = threading.Event()
+
+    def publish_then_watch() -> None:
+        assert broken.subscribed.wait(WAIT)
+        till.publish(samples.feedback(), 1)
+        if not ended.wait(WAIT):
+            broken.stop()  # it did not fail: end it, and pytest.raises below says so
+
+    helper = threading.Thread(target=publish_then_watch)
+    helper.start()
+    try:
+        with pytest.raises(RuntimeError, match="a bug in the second writer"):
+            broken.run()
+    finally:
+        ended.set()
+        helper.join(WAIT)
+    assert till.docs.empty()  # nothing acknowledged...
+    with connect(fleet_db_url) as db:
+        assert db.scalar("SELECT count(*) AS n FROM events") == 0
+    # ...so the broker kept it for the worker's session, and the next run stores it.
+    with running(IngestWorker(config, signer)):
+        till.wait_acked(1)
 
 
 # -- the worker as its own process -------------------------------------------------------------

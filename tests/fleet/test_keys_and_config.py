@@ -102,6 +102,7 @@ active = "hq-1"
 [ingest]
 client_id = "ingest-2"
 batch_max = 50
+writers = 3
 reorder_timeout_s = 2.5
 projection_batch = 40
 projection_max_delay_s = 2
@@ -121,7 +122,28 @@ def test_a_good_config_loads_with_defaults_and_relative_paths(tmp_path: Path) ->
     )  # fmt: skip
     assert cfg.ingest.share_group == "ingest"
     assert cfg.ingest.batch_wait_ms == 50
+    assert cfg.ingest.writers == 3
     assert (cfg.ingest.projection_batch, cfg.ingest.projection_max_delay_s) == (40, 2)
+
+
+@pytest.mark.parametrize(
+    ("db_url", "writers", "expected"),
+    [
+        ("sqlite:///var/lib/fleet.db", "", 1),
+        ("postgresql://fleet@127.0.0.1/fleet", "", 2),
+        ("postgresql://fleet@127.0.0.1/fleet", "writers = 0", 2),
+        ("sqlite:///var/lib/fleet.db", "writers = 2", 2),
+        ("postgresql://fleet@127.0.0.1/fleet", "writers = 1", 1),
+    ],
+)
+def test_a_worker_stores_two_batches_at_once_on_postgresql_and_one_on_sqlite_unless_told(
+    tmp_path: Path, db_url: str, writers: str, expected: int
+) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text(
+        GOOD.replace("sqlite:///var/lib/fleet.db", db_url).replace("writers = 3", writers)
+    )
+    assert load(path).writers == expected
 
 
 @pytest.mark.parametrize(
@@ -138,6 +160,7 @@ def test_a_good_config_loads_with_defaults_and_relative_paths(tmp_path: Path) ->
         (('username = "ingest"\n', ""), "password needs a username"),
         (("[keys]", "[key]"), "unknown tables key"),
         (("batch_max = 50", "batch_max = 5000"), "cannot exceed max_inflight"),
+        (("writers = 3", "writers = 9"), "writers must be an integer in 0..8"),
         (("[fleet]", "[fleet"), "not valid TOML"),
         (
             ("projection_max_delay_s = 2", "projection_max_delay_s = -1"),
