@@ -5,6 +5,13 @@ what frees the tills' outboxes. So a projection round waits until the uplink has
 a moment (``quiet_s``, the batch wait: a longer pause than batching itself makes) — unless
 stored events have waited ``max_delay_s``; from then on rounds follow back to back until the
 queue is empty, so a sustained load can delay the reporting tables but never starve them.
+
+Quiet means neither arriving nor being written. A worker whose writer waits for the database
+(another worker's transaction on SQLite's one write lock) gets nothing new meanwhile: its
+in-flight window is full of what it has not yet acknowledged. Counted from the last arrival
+alone, that wait looked like a pause; a round then started as the batch ended, took the write
+lock itself, and the workers queued behind it — two workers on one SQLite file stored a quarter
+less than one, and counting the written batch as activity gave the quarter back.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ class ProjectionPacer:
 
     quiet_s: float
     max_delay_s: float
-    last_arrival: float = -math.inf
-    """When messages last arrived."""
+    last_busy: float = -math.inf
+    """When messages last arrived or a batch was last written."""
     behind_since: float | None = None
     """When the oldest stored event no round has been started for was stored."""
 
-    def arrived(self, now: float) -> None:
-        self.last_arrival = now
+    def busy(self, now: float) -> None:
+        """Messages arrived, or a batch of them has been written."""
+        self.last_busy = now
 
     def stored(self, now: float) -> None:
         if self.behind_since is None:
@@ -38,7 +46,7 @@ class ProjectionPacer:
         """How long to hold a due round back: 0 means start it now."""
         if self.overdue(now):
             return 0.0
-        quiet_in = self.last_arrival + self.quiet_s - now
+        quiet_in = self.last_busy + self.quiet_s - now
         if quiet_in <= 0:
             return 0.0
         if self.behind_since is None:

@@ -321,7 +321,7 @@ class IngestWorker:
                 if pipe is self._projector:
                     self._projected(news)
                 elif pipe is self._validated:
-                    self._pacer.arrived(time.monotonic())  # a float store: no lock needed
+                    self._pacer.busy(time.monotonic())  # a float store: no lock needed
                     self._deal(_incoming(news[1]))
                 elif self._received(news):
                     pipes.remove(pipe)
@@ -530,6 +530,7 @@ class IngestWorker:
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 conn = self._reconnect_db(conn)
 
+        self._pacer.busy(time.monotonic())  # a wait for the lock was no pause in the uplink
         by_generation: dict[int, list[tuple[int, int]]] = {}
         for msg in batch:
             by_generation.setdefault(msg.generation, []).append((msg.mid, msg.qos))

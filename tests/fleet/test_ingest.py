@@ -378,6 +378,23 @@ def _devices_on_two_writers() -> tuple[str, str]:
     return first, other
 
 
+@contextmanager
+def _a_batch_waiting_for_a_lock(db_url: str, till: FakeTill, seq: int) -> Iterator[None]:
+    """Hold ``till``'s device row locked while it publishes ``seq``: the block runs once its
+    batch waits for the lock (PostgreSQL only), which goes when the block ends."""
+    with connect(db_url) as db, db.transaction():
+        db.execute("SELECT 1 FROM devices WHERE device = ? FOR UPDATE", [till.device])
+        till.publish(samples.feedback(), seq)
+        deadline = time.monotonic() + WAIT
+        # No event to wait on inside the server: look until the batch waits for the lock.
+        while not db.scalar(
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ):
+            assert time.monotonic() < deadline, f"{till.device}'s batch never met the lock"
+        yield
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("fleet_db_url", ["postgres"], indirect=True)
 def test_a_batch_waiting_for_a_lock_holds_up_no_device_of_the_other_writer(
@@ -392,22 +409,35 @@ def test_a_batch_waiting_for_a_lock_holds_up_no_device_of_the_other_writer(
         for till in (held, free):
             till.publish(samples.feedback(), 1)
             till.wait_acked(1)
-        with connect(fleet_db_url) as db, db.transaction():
-            db.execute("SELECT 1 FROM devices WHERE device = ? FOR UPDATE", [held.device])
-            held.publish(samples.feedback(), 2)
-            deadline = time.monotonic() + WAIT
-            # No event to wait on inside the server: look until the batch waits for the lock.
-            while not db.scalar(
-                "SELECT count(*) AS n FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ):
-                assert time.monotonic() < deadline, "the held till's batch never met the lock"
+        with _a_batch_waiting_for_a_lock(fleet_db_url, held, 2):
             free.publish(samples.feedback(), 2)
             free.wait_acked(2)  # stored, committed and acknowledged meanwhile
             assert held.docs.empty()
             assert worker.metrics.snapshot()["applied"] == 3
         held.wait_acked(2)  # the lock is gone: the waiting batch goes through
     assert worker.metrics.snapshot()["applied"] == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fleet_db_url", ["postgres"], indirect=True)
+def test_a_batch_that_waited_for_a_lock_is_no_pause_for_projection(
+    mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer, tills: list[FakeTill]
+) -> None:
+    """While a batch waits for a lock (in production, another worker's transaction), nothing
+    new arrives: the worker's in-flight window is full. A projection round started in that
+    silence would take the write lock too and hold up every worker's next batch; the pacer
+    counts the quiet from when the batch was written, not from when it arrived."""
+    till = FakeTill(mosquitto, signer)
+    tills.append(till)
+    worker = IngestWorker(_config(mosquitto, fleet_db_url, key_dir), signer)
+    with running(worker):
+        till.publish(samples.feedback(), 1)
+        till.wait_acked(1)
+        with _a_batch_waiting_for_a_lock(fleet_db_url, till, 2):
+            released = time.monotonic()
+        till.wait_acked(2)
+        assert worker._pacer.last_busy >= released
+        assert worker._pacer.hold(released) > 0  # the round waits for a pause after the write
 
 
 class _SecondWriterBreaks(IngestWorker):

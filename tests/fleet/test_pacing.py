@@ -13,7 +13,7 @@ QUIET, DELAY = 0.05, 5.0
 def test_a_round_waits_for_a_pause_in_the_uplink() -> None:
     pacer = ProjectionPacer(QUIET, DELAY)
     assert pacer.hold(100.0) == 0.0  # nothing ever arrived
-    pacer.arrived(100.0)
+    pacer.busy(100.0)
     pacer.stored(100.0)
     assert abs(pacer.hold(100.01) - 0.04) < 1e-9
     assert pacer.hold(100.05) == 0.0
@@ -21,20 +21,20 @@ def test_a_round_waits_for_a_pause_in_the_uplink() -> None:
 
 def test_a_sustained_load_delays_projection_but_never_starves_it() -> None:
     pacer = ProjectionPacer(QUIET, DELAY)
-    pacer.arrived(10.0)
+    pacer.busy(10.0)
     pacer.stored(10.0)
     for tick in range(1, 1000):  # messages every 10 ms: never a pause
         now = round(10.0 + tick * 0.01, 3)
         if pacer.hold(now) == 0:
             break
-        pacer.arrived(now)
+        pacer.busy(now)
     assert now == 15.0  # held back exactly as long as the delay allows
     pacer.started(now)
-    pacer.arrived(now)
+    pacer.busy(now)
     pacer.stored(now)
     assert pacer.hold(now + 0.01) == 0.0  # overdue: rounds follow back to back ...
     pacer.caught_up()
-    pacer.arrived(now + 0.02)
+    pacer.busy(now + 0.02)
     assert pacer.hold(now + 0.03) > 0  # ... until the queue is empty; then pauses again
 
 
@@ -61,7 +61,7 @@ def test_no_stored_event_waits_longer_than_the_delay(script: list[tuple[float, s
             assert hold <= max(0.0, pacer.behind_since + DELAY - now) + 1e-9
             assert pacer.hold(now + hold) == 0.0 or hold == 0.0
         if what == "arrive":
-            pacer.arrived(now)
+            pacer.busy(now)
         elif what == "store":
             pacer.stored(now)
         elif what == "ask" and hold == 0.0:
