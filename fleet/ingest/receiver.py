@@ -11,7 +11,9 @@ The child owns the broker connection and nothing else: it forwards what arrives 
 (the parent) over a pipe and does what the parent asks — acknowledge these packet ids, publish
 this downlink, stop. It keeps no state that matters: it acknowledges nothing on its own
 (``manual_ack``), so if either process dies, the broker redelivers every message not yet
-stored, and the event ids make the redelivery harmless.
+stored, and the event ids make the redelivery harmless. What it does keep is the order
+messages came in, so that acknowledgements leave in that order however the parent's writers
+finish (``ackorder.py``).
 
 One thread does it all, selecting on the broker socket and the pipe and driving the reads
 (:meth:`~fleet.ingest.fastpublish.FastPublishClient.read`) and paho's
@@ -51,6 +53,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from fleet.config import BrokerConfig
 from fleet.ingest import child, lean_properties, puback
+from fleet.ingest.ackorder import AckOrder
 from fleet.ingest.fastpublish import BAD_TOPIC, FastPublishClient, Received
 from protocol import topics
 
@@ -93,6 +96,8 @@ class _Receiver:
         self.generation = 0
         self.connected = False
         self._buffer: list[Received] = []
+        self._acks = AckOrder()
+        """The current connection's acknowledgements, released in arrival order."""
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._stopping = False
         self._stop_by = 0.0
@@ -117,6 +122,8 @@ class _Receiver:
     def _forward(self) -> None:
         if self._buffer:
             batch, self._buffer = self._buffer, []
+            gen = self.generation  # a message of an older connection is never acknowledged
+            self._acks.arrived(m[3] for m in batch if m[4] and m[5] == gen)
             try:
                 self.out.send(("msgs", batch))
             except OSError:
@@ -164,6 +171,7 @@ class _Receiver:
         self.connected = True
         self._attempt = 0
         self.generation += 1
+        self._acks.reset()
         self._send(("connected", self.generation, bool(flags.session_present)))
         # Status is not shared: a $share subscription never gets retained messages.
         client.subscribe(
@@ -324,7 +332,7 @@ class _Receiver:
             kind = order[0]
             if kind == "ack":
                 if order[1] == self.generation and self.connected:
-                    puback.ack_all(self.client, order[2])
+                    puback.ack_all(self.client, self._acks.stored(order[2]))
             elif kind == "publish":
                 self._publish(order[1], order[2], order[3])
             elif kind == "stop":

@@ -296,8 +296,14 @@ class IngestWorker:
             self.log.error(f"{which} process ended unexpectedly")
         self._receiver_stopped.set()
         self._stop.set()
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        """Each writer waiting for a batch looks up at once (to stop, or to ask for a round)
+        instead of at the end of its tick. Not from a signal handler: a queue's lock is not
+        reentrant."""
         for lane in self._lanes:
-            lane.queue.put([])  # wake the writers
+            lane.queue.put([])
 
     def _read(self) -> None:
         """Reader thread: the children's news, as messages into the queue and lines in the log."""
@@ -401,7 +407,7 @@ class IngestWorker:
             # ``backlog`` above 0: the rest is locked by another worker, projecting it.
             fields = {"projected": caught_up[0], "backlog": caught_up[1]}
             self.log.debug("projections caught up", extra={"fields": fields})
-        self._lanes[0].queue.put([])  # wake the first writer: it may ask for the next round
+        self._wake_writers()  # an idle one may ask for the next round
 
     def _ask_projection(self) -> float | None:
         """A writer is idle: start a projection round if one is due and none is out,
@@ -444,6 +450,7 @@ class IngestWorker:
             conns[0] = self._loop(conns[0], self._lanes[0], lead=True)
         finally:
             self._stop.set()  # already, unless the first writer failed: the others stop too
+            self._wake_writers()
             for thread in others:
                 thread.join()
         return conns
@@ -455,7 +462,7 @@ class IngestWorker:
             self._writer_error = exc
             self.log.exception("writer failed")
             self._stop.set()
-            self._lanes[0].queue.put([])
+            self._wake_writers()
 
     def _loop(self, conn: Connection, lane: _Lane, *, lead: bool) -> Connection:
         interval = self.config.ingest.metrics_interval_s

@@ -5,7 +5,8 @@ loopback everything answers in microseconds, and code that quietly assumes that 
 "surely" back within one short poll) passes every test and fails in the field. Put this between
 a client and a real broker to see the difference.
 
-Order is kept and nothing is lost; each chunk read is sent ``delay_s`` after it arrived. One
+Order is kept and nothing is lost; each chunk read is sent ``delay_s`` after it arrived (0: at
+once, which with ``tap`` makes a wiretap: a test sees the bytes each side sent, in order). One
 thread per direction reads, one sends; closing either side closes the other, as a real
 connection that drops does, and once both directions have ended the relay closes its two
 sockets, so a long-running rig with many reconnects holds only the connections still open.
@@ -18,16 +19,24 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
 class SlowLink:
     """Listens on ``127.0.0.1:port`` and relays each connection to ``upstream``."""
 
-    def __init__(self, upstream: tuple[str, int], delay_s: float) -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        delay_s: float,
+        tap: Callable[[bool, bytes], None] | None = None,
+    ) -> None:
         self.upstream = upstream
         self.delay_s = delay_s
+        self.tap = tap
+        """Called with each chunk as it is read, and whether the client (not the upstream)
+        sent it; from the reading threads, one a direction."""
         self._server = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = "127.0.0.1", self._server.getsockname()[1]
         self._closing = threading.Event()
@@ -50,8 +59,8 @@ class SlowLink:
             with self._lock:
                 self._socks += [near, far]
             ended = threading.Semaphore(0)  # released by each of the four threads as it ends
-            for src, dst in ((near, far), (far, near)):
-                self._pipe(src, dst, ended)
+            for src, dst, from_client in ((near, far, True), (far, near, False)):
+                self._pipe(src, dst, ended, from_client)
             threading.Thread(
                 target=self._reap, args=(near, far, ended), name="slow-link-reap", daemon=True
             ).start()
@@ -80,7 +89,13 @@ class SlowLink:
         with self._lock:
             return self._lock.wait_for(lambda: len(self._socks) // 2 == count, timeout)
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, ended: threading.Semaphore) -> None:
+    def _pipe(
+        self,
+        src: socket.socket,
+        dst: socket.socket,
+        ended: threading.Semaphore,
+        from_client: bool,
+    ) -> None:
         chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
 
         def read() -> None:
@@ -95,6 +110,8 @@ class SlowLink:
                     data = src.recv(65536)
                 except OSError:
                     data = b""
+                if data and self.tap is not None:
+                    self.tap(from_client, data)
                 chunks.put((time.monotonic() + self.delay_s, data))
                 if not data:
                     return
@@ -140,8 +157,12 @@ class SlowLink:
 
 
 @contextmanager
-def slow_link(upstream: tuple[str, int], delay_s: float) -> Iterator[SlowLink]:
-    link = SlowLink(upstream, delay_s)
+def slow_link(
+    upstream: tuple[str, int],
+    delay_s: float,
+    tap: Callable[[bool, bytes], None] | None = None,
+) -> Iterator[SlowLink]:
+    link = SlowLink(upstream, delay_s, tap)
     try:
         yield link
     finally:

@@ -37,10 +37,12 @@ from fleet.ingest import Incoming, IngestWorker
 from fleet.ingest.worker import writer_for
 from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto
+from hil.services.slow_link import slow_link
 from protocol import topics
 from protocol.messages import Body, Document
 from protocol.messages.downlink import Ack, Command, ResendFrom
 from protocol.signing import DeviceIdentity, Keyring, verify_document
+from tests import mqttwire
 from tests.fleet import samples
 from tests.silentbroker import CONNECT, leave_unanswered, silent_port
 
@@ -416,6 +418,36 @@ def test_a_batch_waiting_for_a_lock_holds_up_no_device_of_the_other_writer(
             assert worker.metrics.snapshot()["applied"] == 3
         held.wait_acked(2)  # the lock is gone: the waiting batch goes through
     assert worker.metrics.snapshot()["applied"] == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fleet_db_url", ["postgres"], indirect=True)
+def test_pubacks_leave_in_arrival_order_though_the_writers_store_out_of_it(
+    mosquitto: Mosquitto, fleet_db_url: str, key_dir: Path, signer: Signer, tills: list[FakeTill]
+) -> None:
+    """MQTT asks for PUBACKs in the order the PUBLISHes came ([MQTT-4.6.0-2]). The second
+    writer stores a later message while the first waits for a lock; its PUBACK waits too."""
+    held, free = (FakeTill(mosquitto, signer, device=d) for d in _devices_on_two_writers())
+    tills.extend((held, free))
+    wire: dict[bool, bytearray] = {True: bytearray(), False: bytearray()}
+    broker = (mosquitto.host, mosquitto.port)
+    with slow_link(broker, 0, lambda from_worker, data: wire[from_worker].extend(data)) as tap:
+        config = _config(mosquitto, fleet_db_url, key_dir, writers=2)
+        config = dataclasses.replace(config, broker=BrokerConfig(host=tap.host, port=tap.port))
+        with running(IngestWorker(config, signer)):
+            for till in (held, free):
+                till.publish(samples.feedback(), 1)
+                till.wait_acked(1)
+            with _a_batch_waiting_for_a_lock(fleet_db_url, held, 2):
+                free.publish(samples.feedback(), 2)
+                free.wait_acked(2)  # stored and committed: its PUBACK is due, and held back
+            held.wait_acked(2)
+    arrived = mqttwire.publishes(bytes(wire[False]))
+    uplinks = [mid for topic, mid in arrived if "/up/" in topic]
+    assert len(uplinks) == 4
+    acked = mqttwire.pubacks(bytes(wire[True]))
+    assert uplinks[2:] == [m for m in acked if m in uplinks[2:]]  # held's, then free's
+    assert acked == [mid for _topic, mid in arrived][: len(acked)]
 
 
 @pytest.mark.postgres
