@@ -195,6 +195,7 @@ def apply_batch(
             conn, [(ev, msg.payload, msg.received_at) for _, _, _, msg, ev in valid]
         )
         done: list[int] = []
+        stored: dict[DeviceKey, list[int]] = {}
         for (key, seq, i, msg, event), outcome in zip(valid, outcomes, strict=True):
             result.outcomes[outcome] += 1
             if outcome is Outcome.SEQ_TAKEN:
@@ -204,6 +205,7 @@ def apply_batch(
             done.append(i)
             result.seqs.setdefault(key, []).append(seq)
             if outcome is Outcome.STORED:
+                stored.setdefault(key, []).append(seq)
                 lag = msg.received_at - event.occurred_at
                 result.lags_ms.append(max(0, lag // _MS))
         result.dead_letters = len(invalid)
@@ -225,7 +227,7 @@ def apply_batch(
             refused = [(letters[i], why.reason, why.path) for i, _, why in invalid]
             rewrite_dead_letters(conn, refused)
             delete_dead_letters(conn, [letters[i] for i in done])
-        result.devices.update(advance_many(conn, sorted(seen_at)))
+        result.devices.update(advance_many(conn, sorted(seen_at), stored))
     return result
 
 

@@ -128,6 +128,7 @@ def test_any_order_duplication_and_batching_applies_each_event_once_with_the_rig
             tracker.observe(s)
         state = result.devices[key]
         assert state.hwm == tracker.hwm
+        assert state.max_seq == max(stream[:hi])
         gap = tracker.first_gap()
         assert state.gap == (None if gap is None else (gap.first, gap.last))
     counts = fleet_db.one(
