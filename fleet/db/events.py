@@ -7,11 +7,16 @@ once (``fleet.db.projection_queue``). The devices row carries the contiguous hig
 (``acked_seq``: every seq from 1 to it is stored) that HQ acknowledges to the till, and the
 highest seq seen.
 
-Concurrency: on PostgreSQL several ingest workers write at once. Each transaction first touches
-the devices rows of its batch in sorted order (:func:`lock_devices`), which serialises any two
-transactions that share a device and cannot deadlock; after that a transaction sees every event
-of its devices that any earlier transaction committed, so the high-water mark it computes is
-exact. On SQLite ``BEGIN IMMEDIATE`` serialises writers anyway.
+Concurrency: on PostgreSQL several ingest workers write at once. A transaction creates the
+devices rows it lacks (:func:`ensure_devices`), stores its events, and only then locks its
+devices rows, in sorted order (:func:`lock_devices`), to move their marks. The lock serialises
+any two transactions that share a device, and sorted it cannot deadlock; once it holds it, a
+transaction sees every event of its devices that any earlier transaction committed, and the
+high-water mark it computes is exact. Taken before the insert, as it once was, the lock made
+two workers' batches — every one carrying the same busy tills — store one after the other; now
+they store side by side and queue only for the marks. Two transactions storing the same event
+(a redelivery to each worker) wait for each other on its row, not on the lock, in the order
+both insert in (device, seq). On SQLite ``BEGIN IMMEDIATE`` serialises writers anyway.
 """
 
 from __future__ import annotations
@@ -87,23 +92,34 @@ class Outcome(Enum):
     """Another event of the device holds the same seq: refused (a dead letter)."""
 
 
-def lock_devices(conn: Connection, seen_at: Mapping[DeviceKey, dt.datetime]) -> None:
-    """Create missing devices rows and lock them, in sorted order, for this transaction.
+def ensure_devices(conn: Connection, seen_at: Mapping[DeviceKey, dt.datetime]) -> None:
+    """Create the devices rows that are missing (events refer to them), locking nothing that
+    exists: one multi-row statement, sorted, so two workers creating the same new tills wait
+    for each other in one order. ``seen_at``: as for :func:`lock_devices`."""
+    keys = sorted(seen_at)
+    if keys:
+        conn.insert_rows(
+            "devices",
+            ("tenant", "store", "device", "first_seen_at", "last_seen_at"),
+            [(*key, seen_at[key], seen_at[key]) for key in keys],
+            on_conflict_nothing=True,
+        )
 
-    ``seen_at`` maps each device to when its latest message arrived (``last_seen_at``).
-    Two statements for the whole batch: the inserts as one multi-row statement (sorted, so two
-    workers creating the same new tills wait for each other in one order), then the updates,
-    which take the row locks in sorted order (psycopg pipelines ``executemany``).
+
+def lock_devices(
+    conn: Connection, seen_at: Mapping[DeviceKey, dt.datetime], *, create: bool = True
+) -> None:
+    """Lock devices rows, in sorted order, for this transaction (creating missing ones unless
+    ``create`` is false: :func:`ensure_devices` did), and note when each was last seen.
+
+    ``seen_at`` maps each device to when its latest message arrived (``last_seen_at``). The
+    updates take the row locks in sorted order (psycopg pipelines ``executemany``).
     """
     keys = sorted(seen_at)
     if not keys:
         return
-    conn.insert_rows(
-        "devices",
-        ("tenant", "store", "device", "first_seen_at", "last_seen_at"),
-        [(*key, seen_at[key], seen_at[key]) for key in keys],
-        on_conflict_nothing=True,
-    )
+    if create:
+        ensure_devices(conn, seen_at)
     # The UPDATE takes the row lock on PostgreSQL until commit.
     conn.executemany(
         "UPDATE devices SET last_seen_at = CASE WHEN last_seen_at < ? THEN ?"
@@ -143,7 +159,7 @@ def store_events(
 ) -> list[Outcome]:
     """:func:`store_event` for many events at once, set-based; one outcome per item, in order.
 
-    Their devices must be locked (:func:`lock_devices`). Items are stored in the order given:
+    Their devices must exist (:func:`ensure_devices`). Items are stored in the order given:
     of two items with one ``event_id`` the later is a duplicate, of two with one seq the later
     is refused. One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING event_id`` for the
     ``events`` rows, one for the queue rows of those really inserted.

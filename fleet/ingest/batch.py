@@ -8,9 +8,10 @@ only lets it publish under its own ``{store}/{device}``, so an envelope naming a
 forged or broken. A message failing any of that becomes a dead letter (kept with its reason and
 raw bytes, and acknowledged to the broker: it will never become valid).
 
-Valid events are stored in (device, seq) order, devices locked first, set-based (one multi-row
-insert for the ``events`` rows and one for their ``projection_queue`` rows; see
-``fleet.db.events.store_events``), then each device's high-water mark is advanced; the caller
+Valid events are stored in (device, seq) order, set-based (one multi-row insert for the
+``events`` rows and one for their ``projection_queue`` rows; see
+``fleet.db.events.store_events``), then their devices are locked and each device's high-water
+mark is advanced (why in that order: ``fleet.db.events``); the caller
 acks the broker only after this returns, i.e. after COMMIT. Projection into the sales, stock and
 loyalty tables follows in its own transactions (``fleet.db.projection_queue``).
 """
@@ -33,6 +34,7 @@ from fleet.db.events import (
     SeqState,
     advance_many,
     delete_dead_letters,
+    ensure_devices,
     lock_dead_letters,
     lock_devices,
     record_dead_letters,
@@ -190,10 +192,11 @@ def apply_batch(
             seen = seen_at.get(key)
             if seen is None or msg.received_at > seen:
                 seen_at[key] = msg.received_at
-        lock_devices(conn, seen_at)
+        ensure_devices(conn, seen_at)
         outcomes = store_events(
             conn, [(ev, msg.payload, msg.received_at) for _, _, _, msg, ev in valid]
         )
+        lock_devices(conn, seen_at, create=False)  # only now: the marks (fleet.db.events)
         done: list[int] = []
         stored: dict[DeviceKey, list[int]] = {}
         for (key, seq, i, msg, event), outcome in zip(valid, outcomes, strict=True):
