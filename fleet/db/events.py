@@ -283,12 +283,7 @@ def advance_many(
             continue
         hwm, first_above = _walk(conn, key, int(row["acked_seq"]))
         states[key] = SeqState(hwm=hwm, max_seq=int(row["max_seq"]), first_above=first_above)
-    if states:
-        conn.executemany(
-            "UPDATE devices SET acked_seq = ?, max_seq = ?"
-            " WHERE tenant = ? AND store = ? AND device = ?",
-            [(st.hwm, st.max_seq, *key) for key, st in states.items()],
-        )
+    _write_marks(conn, states)
     return states
 
 
@@ -329,13 +324,18 @@ def _advance_known(
                 hwm += 1
             first_above = min((seq for seq in above if seq > hwm), default=None)
         states[key] = SeqState(hwm=hwm, max_seq=max_seq, first_above=first_above)
+    _write_marks(conn, states)
+    return states
+
+
+def _write_marks(conn: Connection, states: Mapping[DeviceKey, SeqState]) -> None:
+    """The new marks, one pipelined ``executemany`` for all the devices."""
     if states:
         conn.executemany(
             "UPDATE devices SET acked_seq = ?, max_seq = ?"
             " WHERE tenant = ? AND store = ? AND device = ?",
             [(st.hwm, st.max_seq, *key) for key, st in states.items()],
         )
-    return states
 
 
 def _walk(conn: Connection, key: DeviceKey, hwm: int) -> tuple[int, int | None]:
