@@ -105,6 +105,22 @@ def test_gaps_hold_the_mark_until_filled(fleet_db: Connection) -> None:
     assert row == {"acked_seq": 6, "max_seq": 9, "last_seen_at": RECEIVED}
 
 
+def test_a_gap_filled_late_moves_the_mark_over_everything_stored_behind_it(
+    fleet_db: Connection,
+) -> None:
+    """The walk looks a few seqs ahead first, then further each time: 1,300 stored past a
+    gap are all walked over, in growing chunks, once the gap is filled."""
+    key = DeviceKey("acme", "s-001", "till-1")
+    behind = [_feedback(s) for s in range(3, 1303)]
+    for start in range(0, len(behind), 500):
+        held = apply_batch(fleet_db, behind[start : start + 500], "acme").devices[key]
+        assert (held.hwm, held.gap) == (0, (1, 2))
+    apply_batch(fleet_db, [_feedback(1)], "acme")
+    assert seq_state(fleet_db, key).gap == (2, 2)
+    filled = apply_batch(fleet_db, [_feedback(2)], "acme").devices[key]
+    assert (filled.hwm, filled.max_seq, filled.gap) == (1302, 1302, None)
+
+
 @settings(
     max_examples=20,
     deadline=None,
