@@ -16,7 +16,9 @@ high-water mark it computes is exact. Taken before the insert, as it once was, t
 two workers' batches — every one carrying the same busy tills — store one after the other; now
 they store side by side and queue only for the marks. Two transactions storing the same event
 (a redelivery to each worker) wait for each other on its row, not on the lock, in the order
-both insert in (device, seq). On SQLite ``BEGIN IMMEDIATE`` serialises writers anyway.
+both insert in (device, seq) — unless one event id comes with two seqs (a broken or forged
+till): then two such batches can wait on each other, PostgreSQL ends one as a deadlock, and the
+writer retries it, losing nothing. On SQLite ``BEGIN IMMEDIATE`` serialises writers anyway.
 """
 
 from __future__ import annotations
@@ -221,8 +223,8 @@ def store_events(
 def store_event(
     conn: Connection, event: Envelope, payload: bytes, received_at: dt.datetime
 ) -> Outcome:
-    """Insert ``event`` once and queue it for projection; its device must be locked
-    (:func:`lock_devices`)."""
+    """Insert ``event`` once and queue it for projection; its device must exist
+    (:func:`ensure_devices`)."""
     return store_events(conn, [(event, payload, received_at)])[0]
 
 
@@ -258,6 +260,7 @@ def advance_many(
     conn: Connection,
     keys: Sequence[DeviceKey],
     stored: Mapping[DeviceKey, Sequence[int]] | None = None,
+    seen: Mapping[DeviceKey, Sequence[int]] | None = None,
 ) -> dict[DeviceKey, SeqState]:
     """:func:`advance` for several devices (locked), in order, with one write for all of them.
 
@@ -267,10 +270,12 @@ def advance_many(
     device with an open gap walks the table. Without it, or for such a device: one statement
     for the mark and the highest seq, then the walk (normally one chunk). The new marks are
     written with one pipelined ``executemany``. Two queries a device had made a batch of 500
-    messages from 500 tills a thousand round trips.
+    messages from 500 tills a thousand round trips. ``seen``: the seqs of the batch found
+    stored already (duplicates); one above the mark means ``max_seq`` fell behind the table
+    (a hand-made fix, a partial restore), and that device walks the table too.
     """
     if stored is not None:
-        return _advance_known(conn, keys, stored)
+        return _advance_known(conn, keys, stored, seen or {})
     states: dict[DeviceKey, SeqState] = {}
     for key in keys:
         row = conn.one(
@@ -289,7 +294,10 @@ def advance_many(
 
 
 def _advance_known(
-    conn: Connection, keys: Sequence[DeviceKey], stored: Mapping[DeviceKey, Sequence[int]]
+    conn: Connection,
+    keys: Sequence[DeviceKey],
+    stored: Mapping[DeviceKey, Sequence[int]],
+    seen: Mapping[DeviceKey, Sequence[int]],
 ) -> dict[DeviceKey, SeqState]:
     """:func:`advance_many` when the seqs the transaction stored are known.
 
@@ -317,8 +325,10 @@ def _advance_known(
         hwm, max_seq = mark
         new = stored.get(key, ())
         max_seq = max(max_seq, *new) if new else max_seq
-        if mark[1] > hwm:  # a gap was open: what lies beyond it is only in the table
+        if mark[1] > hwm or any(seq > hwm for seq in seen.get(key, ())):
+            # A gap was open (or max_seq is behind): what lies beyond is only in the table.
             hwm, first_above = _walk(conn, key, hwm)
+            max_seq = max(max_seq, hwm, first_above or 0)
         else:
             above = {seq for seq in new if seq > hwm}
             while hwm + 1 in above:

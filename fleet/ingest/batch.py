@@ -198,7 +198,8 @@ def apply_batch(
         )
         lock_devices(conn, seen_at, create=False)  # only now: the marks (fleet.db.events)
         done: list[int] = []
-        stored: dict[DeviceKey, list[int]] = {}
+        stored: dict[DeviceKey, list[int]] = {}  # by this transaction
+        found: dict[DeviceKey, list[int]] = {}  # stored before it (duplicates)
         for (key, seq, i, msg, event), outcome in zip(valid, outcomes, strict=True):
             result.outcomes[outcome] += 1
             if outcome is Outcome.SEQ_TAKEN:
@@ -207,7 +208,9 @@ def apply_batch(
                 continue
             done.append(i)
             result.seqs.setdefault(key, []).append(seq)
-            if outcome is Outcome.STORED:
+            if outcome is Outcome.DUPLICATE:
+                found.setdefault(key, []).append(seq)
+            elif outcome is Outcome.STORED:
                 stored.setdefault(key, []).append(seq)
                 lag = msg.received_at - event.occurred_at
                 result.lags_ms.append(max(0, lag // _MS))
@@ -230,7 +233,7 @@ def apply_batch(
             refused = [(letters[i], why.reason, why.path) for i, _, why in invalid]
             rewrite_dead_letters(conn, refused)
             delete_dead_letters(conn, [letters[i] for i in done])
-        result.devices.update(advance_many(conn, sorted(seen_at), stored))
+        result.devices.update(advance_many(conn, sorted(seen_at), stored, found))
     return result
 
 
