@@ -302,7 +302,9 @@ def _advance_known(
     """:func:`advance_many` when the seqs the transaction stored are known.
 
     Relies on ``devices.max_seq`` being the highest seq stored, which every transaction that
-    stores events keeps (it ends here or in :func:`advance`, under the device's lock)."""
+    stores events keeps (it ends here or in :func:`advance`, under the device's lock); a
+    duplicate above the mark shows it does not hold, and then that device walks. A stale
+    ``max_seq`` with nothing redelivered shows as a gap, whose resend brings the duplicates."""
     marks: dict[DeviceKey, tuple[int, int]] = {}
     for start in range(0, len(keys), _IN_CHUNK // 3):
         chunk = keys[start : start + _IN_CHUNK // 3]
