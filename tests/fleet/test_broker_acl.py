@@ -48,6 +48,7 @@ from protocol import topics
 from protocol.messages import DocScope, make_document
 from protocol.messages.downlink import PriceBook, TaxClass
 from protocol.messages.promotions import PromotionSet
+from tests import mqttclients
 from tests.edge.tillkit import CATALOG, PROMOTIONS, ok, open_till, ready
 from tests.fleet import samples
 
@@ -156,12 +157,7 @@ class Peer:
             before.append(message)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-        # paho closes its wake-up socket pair only in __del__; this client sits in a reference
-        # cycle (its callbacks hold this Peer), so that would wait for a GC pass during some
-        # later test and fail it with a ResourceWarning.
-        self.client._reset_sockets()
+        mqttclients.stop(self.client)
 
 
 @dataclass

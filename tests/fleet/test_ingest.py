@@ -42,7 +42,7 @@ from protocol import topics
 from protocol.messages import Body, Document
 from protocol.messages.downlink import Ack, Command, ResendFrom
 from protocol.signing import DeviceIdentity, Keyring, verify_document
-from tests import mqttwire
+from tests import mqttclients, mqttwire
 from tests.fleet import samples
 from tests.silentbroker import CONNECT, leave_unanswered, silent_port
 
@@ -119,8 +119,7 @@ class FakeTill:
             self.next_doc("ack", max(0.01, deadline - time.monotonic()))
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        mqttclients.stop(self.client)
 
 
 def _config(

@@ -26,6 +26,7 @@ from protocol.messages import DocScope, decode_event, encode_event, make_documen
 from protocol.messages.downlink import Ack
 from protocol.messages.uplink import FeedbackGiven
 from protocol.signing import DeviceIdentity, Keyring, sign_document, verify_document
+from tests import mqttclients
 
 pytestmark = pytest.mark.mqtt
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -70,8 +71,7 @@ class Client:
         self.paho.publish(topic, payload, qos=1, retain=retain).wait_for_publish(WAIT)
 
     def close(self) -> None:
-        self.paho.disconnect()
-        self.paho.loop_stop()
+        mqttclients.stop(self.paho)
 
 
 @pytest.fixture

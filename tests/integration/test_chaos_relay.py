@@ -27,6 +27,7 @@ from fleet.keys import Signer
 from hil.services.mosquitto import Mosquitto
 from protocol import topics
 from protocol.messages import decode_event
+from tests import mqttclients
 from tests.edge.tillkit import open_till, ready
 from tests.fleet.test_ingest import _config
 from tests.integration.test_till_to_hq import WAIT, _depth, _sell, running, syncing
@@ -86,8 +87,7 @@ class Relay:
         self._stop.set()
         self._flusher.join(5)
         for c in (self.up_in, self.up_out, self.down_in, self.down_out):
-            c.loop_stop()
-            c.disconnect()
+            mqttclients.stop(c)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from protocol.messages import decode_event, make_document
 from protocol.messages.base import Body, DocScope, Event
 from protocol.messages.downlink import Ack
 from protocol.signing import public_key_to_text, sign_document
+from tests import mqttclients
 
 TENANT, STORE, DEVICE = "acme", "s-001", "till-1"
 
@@ -53,8 +54,7 @@ class FakeHq:
         return public_key_to_text(self.key.public_key())
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        mqttclients.stop(self.client)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         event = decode_event(msg.payload)
