@@ -84,10 +84,11 @@ TILLS = [(f"s-{n // 2 + 1:03d}", f"till-{n % 2 + 1}") for n in range(8)]
 DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 RECEIVE_MAXIMUM = IngestConfig().max_inflight
 ROUNDS = int(os.environ.get("INGEST_BENCH_ROUNDS", "3"))
-OVERRIDES: dict[str, int | float | str] = json.loads(os.environ.get("INGEST_BENCH_INGEST", "{}"))
 """Ingest drains per configuration, each between two bare ones; the median round is reported."""
 if ROUNDS < 1:
     raise ValueError(f"INGEST_BENCH_ROUNDS must be at least 1, not {ROUNDS}")
+OVERRIDES: dict[str, int | float | str] = json.loads(os.environ.get("INGEST_BENCH_INGEST", "{}"))
+"""``[ingest]`` settings the throughput workers run with, beyond the defaults."""
 DRAIN_TIMEOUT = EVENTS / 20 + WAIT
 """Longest wait for one drain (and for its projection): a run slower than 20 events/s has
 failed, not measured."""

@@ -1,32 +1,27 @@
 """Reading MQTT packets out of a byte stream caught by a wiretap (``hil.services.slow_link``),
-for tests that check what went over the wire and in which order."""
+for tests that check what went over the wire and in which order. The remaining length is read
+as the ingest receiver reads it (``fleet.ingest.fastpublish``), which its own tests hold to
+paho's reading."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from fleet.ingest.fastpublish import _packet_span
+
 PUBLISH, PUBACK = 3, 4
 
 
 def packets(stream: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """``(type, flags, body)`` of each whole packet; a packet cut off at the end is left out."""
+    """``(type, flags, body)`` of each whole packet; a packet cut off at the end (or a
+    malformed length) ends the list."""
     at = 0
-    while at + 2 <= len(stream):
-        first = stream[at]
-        length, shift, i = 0, 0, at + 1
-        while True:
-            if i >= len(stream):
-                return
-            byte = stream[i]
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            i += 1
-            if not byte & 0x80:
-                break
-        if i + length > len(stream):
+    while at < len(stream):
+        body, end = _packet_span(stream, at)
+        if body <= at or end > len(stream):
             return
-        yield first >> 4, first & 0x0F, stream[i : i + length]
-        at = i + length
+        yield stream[at] >> 4, stream[at] & 0x0F, stream[body:end]
+        at = end
 
 
 def publishes(stream: bytes) -> list[tuple[str, int]]:

@@ -248,63 +248,33 @@ def advance(conn: Connection, key: DeviceKey) -> SeqState:
             list(key),
         )
     )
-    conn.execute(
-        "UPDATE devices SET acked_seq = ?, max_seq = ?"
-        " WHERE tenant = ? AND store = ? AND device = ?",
-        [hwm, max_seq, *key],
-    )
-    return SeqState(hwm=hwm, max_seq=max_seq, first_above=first_above)
+    state = SeqState(hwm=hwm, max_seq=max_seq, first_above=first_above)
+    _write_marks(conn, {key: state})
+    return state
 
 
 def advance_many(
     conn: Connection,
     keys: Sequence[DeviceKey],
-    stored: Mapping[DeviceKey, Sequence[int]] | None = None,
-    seen: Mapping[DeviceKey, Sequence[int]] | None = None,
-) -> dict[DeviceKey, SeqState]:
-    """:func:`advance` for several devices (locked), in order, with one write for all of them.
-
-    ``stored``: the seqs this transaction stored, by device — all of them, when given. Then a
-    device with nothing stored above its mark before (``max_seq`` is the mark: the usual case,
-    a till sending in order) moves its mark over those alone, with no query of its own; only a
-    device with an open gap walks the table. Without it, or for such a device: one statement
-    for the mark and the highest seq, then the walk (normally one chunk). The new marks are
-    written with one pipelined ``executemany``. Two queries a device had made a batch of 500
-    messages from 500 tills a thousand round trips. ``seen``: the seqs of the batch found
-    stored already (duplicates); one above the mark means ``max_seq`` fell behind the table
-    (a hand-made fix, a partial restore), and that device walks the table too.
-    """
-    if stored is not None:
-        return _advance_known(conn, keys, stored, seen or {})
-    states: dict[DeviceKey, SeqState] = {}
-    for key in keys:
-        row = conn.one(
-            "SELECT acked_seq, (SELECT COALESCE(MAX(seq), 0) FROM events e"
-            " WHERE e.tenant = d.tenant AND e.store = d.store AND e.device = d.device) AS max_seq"
-            " FROM devices d WHERE d.tenant = ? AND d.store = ? AND d.device = ?",
-            list(key),
-        )
-        if row is None:
-            states[key] = SeqState(hwm=0, max_seq=0, first_above=None)
-            continue
-        hwm, first_above = _walk(conn, key, int(row["acked_seq"]))
-        states[key] = SeqState(hwm=hwm, max_seq=int(row["max_seq"]), first_above=first_above)
-    _write_marks(conn, states)
-    return states
-
-
-def _advance_known(
-    conn: Connection,
-    keys: Sequence[DeviceKey],
     stored: Mapping[DeviceKey, Sequence[int]],
     seen: Mapping[DeviceKey, Sequence[int]],
 ) -> dict[DeviceKey, SeqState]:
-    """:func:`advance_many` when the seqs the transaction stored are known.
+    """:func:`advance` for the devices of a batch (locked), in order, with one read and one
+    write for all of them.
+
+    ``stored``: the seqs this transaction stored, by device — all of them. A device with
+    nothing stored above its mark before (``max_seq`` is the mark: the usual case, a till
+    sending in order) moves its mark over those alone, with no query of its own; only a device
+    with a gap open walks the table. Two queries a device had made a batch of 500 messages from
+    500 tills a thousand round trips. ``seen``: the seqs of the batch found stored already
+    (duplicates).
 
     Relies on ``devices.max_seq`` being the highest seq stored, which every transaction that
     stores events keeps (it ends here or in :func:`advance`, under the device's lock); a
-    duplicate above the mark shows it does not hold, and then that device walks. A stale
-    ``max_seq`` with nothing redelivered shows as a gap, whose resend brings the duplicates."""
+    duplicate above the mark shows it does not hold (a hand-made fix, a partial restore), and
+    then that device walks. A stale ``max_seq`` with nothing redelivered shows as a gap, whose
+    resend brings the duplicates.
+    """
     marks: dict[DeviceKey, tuple[int, int]] = {}
     for start in range(0, len(keys), _IN_CHUNK // 3):
         chunk = keys[start : start + _IN_CHUNK // 3]
@@ -342,7 +312,7 @@ def _advance_known(
 
 
 def _write_marks(conn: Connection, states: Mapping[DeviceKey, SeqState]) -> None:
-    """The new marks, one pipelined ``executemany`` for all the devices."""
+    """The new marks and highest seqs, one pipelined ``executemany`` for all the devices."""
     if states:
         conn.executemany(
             "UPDATE devices SET acked_seq = ?, max_seq = ?"
