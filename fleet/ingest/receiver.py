@@ -35,6 +35,7 @@ the parent: ``("ack", generation, [(mid, qos), ...])``, ``("publish", topic, pay
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import random
@@ -98,7 +99,7 @@ class _Receiver:
         self._buffer: list[Received] = []
         self._acks = AckOrder()
         """The current connection's acknowledgements, released in arrival order."""
-        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._pending: collections.deque[mqtt.MQTTMessageInfo] = collections.deque()
         self._stopping = False
         self._stop_by = 0.0
         self._up = False
@@ -346,7 +347,11 @@ class _Receiver:
             self._send(("not_sent", kind, "not connected to the broker"))
             return
         info = self.client.publish(topic, payload, qos=1, retain=True)
-        self._pending = [p for p in self._pending if not _settled(p)]
+        # Settled ones leave from the front: the broker acknowledges in order, so this is
+        # a step or two a publish, where filtering the whole list each time grew with it.
+        pending = self._pending
+        while pending and _settled(pending[0]):
+            pending.popleft()
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # Nothing is lost: acks are cumulative and the till publishes again when none comes;
             # a resend request is asked again after the reorder timeout.
@@ -356,7 +361,7 @@ class _Receiver:
 
     def _pending_publishes(self) -> bool:
         """While stopping: downlinks handed over still on their way (for a few seconds)."""
-        self._pending = [p for p in self._pending if not _settled(p)]
+        self._pending = collections.deque(p for p in self._pending if not _settled(p))
         return bool(self._pending) and self.connected and time.monotonic() < self._stop_by
 
     def _finish(self) -> None:
