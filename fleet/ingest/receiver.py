@@ -86,6 +86,8 @@ _FORWARD_MAX = 500
 _TICK_S = 1.0
 """Longest sleep in select: keepalive pings and reconnects are looked after this often."""
 _MAX_BACKOFF_S = 30.0
+_PENDING_SCAN_AT = 1024
+"""Downlinks waiting on the broker beyond which a publish looks through all of them."""
 
 
 class _Receiver:
@@ -347,11 +349,7 @@ class _Receiver:
             self._send(("not_sent", kind, "not connected to the broker"))
             return
         info = self.client.publish(topic, payload, qos=1, retain=True)
-        # Settled ones leave from the front: the broker acknowledges in order, so this is
-        # a step or two a publish, where filtering the whole list each time grew with it.
-        pending = self._pending
-        while pending and _settled(pending[0]):
-            pending.popleft()
+        self._drop_settled(whole=len(self._pending) > _PENDING_SCAN_AT)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # Nothing is lost: acks are cumulative and the till publishes again when none comes;
             # a resend request is asked again after the reorder timeout.
@@ -361,8 +359,20 @@ class _Receiver:
 
     def _pending_publishes(self) -> bool:
         """While stopping: downlinks handed over still on their way (for a few seconds)."""
-        self._pending = collections.deque(p for p in self._pending if not _settled(p))
+        self._drop_settled(whole=True)
         return bool(self._pending) and self.connected and time.monotonic() < self._stop_by
+
+    def _drop_settled(self, *, whole: bool) -> None:
+        """Forget downlinks paho is done with. From the front only, normally: the broker
+        acknowledges in order, so that is a step or two a publish, where filtering the whole
+        list on every publish grew with it. The whole list once it is long, so that one stuck
+        at the front (its connection lost) does not keep every later one."""
+        if whole:
+            self._pending = collections.deque(p for p in self._pending if not _settled(p))
+            return
+        pending = self._pending
+        while pending and _settled(pending[0]):
+            pending.popleft()
 
     def _finish(self) -> None:
         self._buffer.clear()
